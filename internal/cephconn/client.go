@@ -1,0 +1,180 @@
+package cephconn
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ceph/go-ceph/rados"
+)
+
+// Client is one cluster connection, opened on first use and then shared by
+// every resource of the provider process. A plan that never touches a cluster
+// never connects to it.
+type Client struct {
+	name string // "cluster" or "backup_cluster", for messages
+	cfg  Config
+
+	once sync.Once
+	conn *rados.Conn
+	fsid string
+	err  error
+
+	mu     sync.Mutex
+	ioctxs map[string]*rados.IOContext
+}
+
+// NewClient returns a client that connects lazily with cfg.
+func NewClient(name string, cfg Config) *Client {
+	return &Client{name: name, cfg: cfg, ioctxs: map[string]*rados.IOContext{}}
+}
+
+// Name is the provider block this client comes from.
+func (c *Client) Name() string { return c.name }
+
+// Timeout bounds each operation on this cluster.
+func (c *Client) Timeout() time.Duration { return c.cfg.Timeout }
+
+// Conn returns the connection, connecting first if needed. The outcome of the
+// first attempt, good or bad, is kept: a cluster that was unreachable once
+// during a run fails every later use fast instead of waiting again.
+func (c *Client) Conn(ctx context.Context) (*rados.Conn, error) {
+	c.once.Do(func() { c.conn, c.fsid, c.err = c.connect(ctx) })
+	return c.conn, c.err
+}
+
+// FSID is the cluster's fsid.
+func (c *Client) FSID(ctx context.Context) (string, error) {
+	if _, err := c.Conn(ctx); err != nil {
+		return "", err
+	}
+	return c.fsid, nil
+}
+
+// IOContext returns a shared I/O context for pool.
+func (c *Client) IOContext(ctx context.Context, pool string) (*rados.IOContext, error) {
+	conn, err := c.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ioctx, ok := c.ioctxs[pool]; ok {
+		return ioctx, nil
+	}
+	ioctx, err := conn.OpenIOContext(pool)
+	if err != nil {
+		return nil, &Error{What: fmt.Sprintf("pool %q on %s", pool, c.name), Err: err}
+	}
+	c.ioctxs[pool] = ioctx
+	return ioctx, nil
+}
+
+// Close releases the connection if one was opened.
+func (c *Client) Close() {
+	c.mu.Lock()
+	for pool, ioctx := range c.ioctxs {
+		ioctx.Destroy()
+		delete(c.ioctxs, pool)
+	}
+	c.mu.Unlock()
+	if c.conn != nil {
+		c.conn.Shutdown()
+	}
+}
+
+// clientOptions are set on every connection: the timeouts make an
+// unreachable monitor or a stopped OSD an error instead of a hang, and
+// rbd_skip_partial_discard=false makes Discard zero small or unaligned ranges
+// instead of silently keeping their data (see the engine's zero handling).
+func clientOptions(timeout time.Duration) map[string]string {
+	secs := strconv.Itoa(int((timeout + time.Second - 1) / time.Second))
+	return map[string]string{
+		"client_mount_timeout":     secs,
+		"rados_mon_op_timeout":     secs,
+		"rados_osd_op_timeout":     secs,
+		"rbd_skip_partial_discard": "false",
+		// librbd's own default, stated so a ceph.conf cannot turn it off:
+		// a crashed client's writes must never be visible as a snapshot.
+		"rbd_cache_writethrough_until_flush": "true",
+	}
+}
+
+func (c *Client) connect(ctx context.Context) (*rados.Conn, string, error) {
+	fail := func(format string, args ...any) (*rados.Conn, string, error) {
+		return nil, "", fmt.Errorf("connecting to %s: "+format, append([]any{c.name}, args...)...)
+	}
+	conn, err := rados.NewConnWithUser(c.cfg.User)
+	if err != nil {
+		return fail("creating a librados handle for user %q: %v", c.cfg.User, err)
+	}
+	if c.cfg.ConfigFile != "" {
+		if err := conn.ReadConfigFile(c.cfg.ConfigFile); err != nil {
+			conn.Shutdown()
+			return fail("reading config_file %s: %v", c.cfg.ConfigFile, err)
+		}
+	}
+	settings := clientOptions(c.cfg.Timeout)
+	if c.cfg.MonHost != "" {
+		settings["mon_host"] = c.cfg.MonHost
+	}
+	if c.cfg.Keyring != "" {
+		settings["keyring"] = c.cfg.Keyring
+	}
+	for opt, val := range settings {
+		if err := conn.SetConfigOption(opt, val); err != nil {
+			conn.Shutdown()
+			return fail("setting %s: %v", opt, err)
+		}
+	}
+	if c.cfg.Key != "" {
+		// Passed straight to librados, never written to a file or a log.
+		if err := conn.SetConfigOption("key", c.cfg.Key); err != nil {
+			conn.Shutdown()
+			return fail("the key is not a valid cephx secret (base64, as printed by `ceph auth print-key`)")
+		}
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- conn.Connect() }()
+	// librados honours client_mount_timeout; the extra margin only guards
+	// against a library that does not. On expiry the handle is abandoned
+	// (freeing it while Connect runs would be unsafe).
+	guard := time.NewTimer(c.cfg.Timeout + 5*time.Second)
+	defer guard.Stop()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return fail("%v", ctx.Err())
+	case <-guard.C:
+		return fail("no answer from the monitors within %s", c.cfg.Timeout)
+	}
+	if err != nil {
+		conn.Shutdown()
+		return fail("%s", explainConnect(c.cfg, err))
+	}
+	fsid, err := conn.GetFSID()
+	if err != nil {
+		conn.Shutdown()
+		return fail("reading the fsid: %v", err)
+	}
+	return conn, fsid, nil
+}
+
+func explainConnect(cfg Config, err error) string {
+	where := cfg.MonHost
+	if where == "" {
+		where = "the monitors in " + cfg.ConfigFile
+	}
+	switch Errno(err) {
+	case 110: // ETIMEDOUT
+		return fmt.Sprintf("no answer from %s within %s: check mon_host and that the monitors are up and reachable", where, cfg.Timeout)
+	case 1, 13: // EPERM, EACCES
+		return fmt.Sprintf("authentication as client.%s was refused by %s: check user and key/keyring", cfg.User, where)
+	case 2: // ENOENT
+		return fmt.Sprintf("no keyring or key found for client.%s: set key or keyring", cfg.User)
+	}
+	return err.Error()
+}

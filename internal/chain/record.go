@@ -1,0 +1,122 @@
+package chain
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Kind says whether a backup holds a whole image or the changes since its parent.
+type Kind string
+
+const (
+	Full        Kind = "full"
+	Incremental Kind = "incremental"
+)
+
+// Status tracks a backup through its creation. A record is written as
+// pending before anything else happens, so that a crash at any later point
+// leaves a trace the next run can clean up.
+type Status string
+
+const (
+	Pending  Status = "pending"
+	Complete Status = "complete"
+)
+
+// Record is what the backup cluster stores about one backup, as image
+// metadata on the backup image: the backup cluster alone says what it holds.
+type Record struct {
+	ID               string    `json:"id"`
+	Kind             Kind      `json:"kind"`
+	Status           Status    `json:"status"`
+	ParentID         string    `json:"parent_id,omitempty"`
+	SourceFSID       string    `json:"source_fsid"`
+	Pool             string    `json:"pool"`
+	Image            string    `json:"image"`
+	Snapshot         string    `json:"snapshot"`
+	Size             uint64    `json:"size"`
+	TransferredBytes uint64    `json:"transferred_bytes"`
+	CreatedAt        time.Time `json:"created_at"`
+	SHA256           string    `json:"sha256,omitempty"`
+}
+
+// Source identifies the image a backup image belongs to.
+type Source struct {
+	FSID  string `json:"fsid"`
+	Pool  string `json:"pool"`
+	Image string `json:"image"`
+}
+
+func (s Source) String() string { return s.Pool + "/" + s.Image + " on cluster " + s.FSID }
+
+// Metadata keys on the backup image.
+const (
+	recordKeyPrefix = "cephbackup.backup."
+	SourceKey       = "cephbackup.source"
+)
+
+// RecordKey is the metadata key of a backup's record.
+func RecordKey(id string) string { return recordKeyPrefix + id }
+
+// Encode serialises a record for image metadata.
+func (r Record) Encode() string {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err) // a struct of strings, numbers and a time always marshals
+	}
+	return string(b)
+}
+
+// Source is the image the backup was taken of.
+func (r Record) Source() Source { return Source{FSID: r.SourceFSID, Pool: r.Pool, Image: r.Image} }
+
+// EncodeSource serialises a source for image metadata.
+func EncodeSource(s Source) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// DecodeSource parses a value written by EncodeSource.
+func DecodeSource(v string) (Source, error) {
+	var s Source
+	if err := json.Unmarshal([]byte(v), &s); err != nil || s.Image == "" {
+		return Source{}, fmt.Errorf("unreadable %s metadata %q", SourceKey, v)
+	}
+	return s, nil
+}
+
+// DecodeRecords picks the backup records out of an image's metadata. Keys
+// that are not records are ignored; a record that does not parse is an error
+// naming its key, since silently skipping it could hide a child backup.
+func DecodeRecords(metadata map[string]string) ([]Record, error) {
+	var records []Record
+	for key, value := range metadata {
+		id, ok := strings.CutPrefix(key, recordKeyPrefix)
+		if !ok {
+			continue
+		}
+		var r Record
+		if err := json.Unmarshal([]byte(value), &r); err != nil {
+			return nil, fmt.Errorf("backup record %s does not parse: %v", key, err)
+		}
+		if r.ID != id {
+			return nil, fmt.Errorf("backup record %s holds id %q", key, r.ID)
+		}
+		records = append(records, r)
+	}
+	SortOldestFirst(records)
+	return records, nil
+}
+
+// SortOldestFirst orders records by creation time, then id for a stable order.
+func SortOldestFirst(records []Record) {
+	sort.Slice(records, func(i, j int) bool {
+		if !records[i].CreatedAt.Equal(records[j].CreatedAt) {
+			return records[i].CreatedAt.Before(records[j].CreatedAt)
+		}
+		return records[i].ID < records[j].ID
+	})
+}

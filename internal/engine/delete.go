@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ceph/go-ceph/rbd"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+)
+
+// DeleteRequest names a backup to delete. Snapshot, Pool and Image come from
+// Terraform state and let the source snapshot be removed even when the
+// backup cluster no longer knows the backup.
+type DeleteRequest struct {
+	BackupPool, Pool, Image, ID, Snapshot string
+}
+
+// Delete removes a backup: its source snapshot, its restore point and its
+// record, and the backup image once no restore point is left on it. It
+// refuses while the backup cluster records children of the backup. Already
+// gone is success. Problems that do not endanger data (the source cluster is
+// unreachable) come back as warnings.
+func (e *Engine) Delete(ctx context.Context, req DeleteRequest) (warnings []string, err error) {
+	empty, warnings, err := e.deleteRestorePoint(ctx, req)
+	if err != nil || !empty {
+		return warnings, err
+	}
+	name := chain.BackupImageName(req.Image)
+	ioctx, err := e.BackupCluster.IOContext(ctx, req.BackupPool)
+	if err != nil {
+		return warnings, err
+	}
+	if err := rbd.RemoveImage(ioctx, name); err != nil && !IsNotFound(err) {
+		warnings = append(warnings, fmt.Sprintf("the backup image %s/%s holds no restore point any more but could not be removed: %v",
+			req.BackupPool, name, err))
+	}
+	return warnings, nil
+}
+
+// deleteRestorePoint does the deletion under the backup image's lock and
+// reports whether the image is left without any snapshot.
+func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (empty bool, warnings []string, err error) {
+	dst, err := openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), "", false)
+	switch {
+	case IsNotFound(err):
+		return false, e.removeSourceSnapshot(ctx, req.Pool, req.Image, req.Snapshot), nil
+	case err != nil:
+		return false, nil, err
+	}
+	defer closeImage(dst)
+	unlock, err := e.lock(ctx, dst)
+	if err != nil {
+		return false, nil, err
+	}
+	defer unlock()
+
+	pts, err := points(dst)
+	if err != nil {
+		return false, nil, err
+	}
+	if err := pts.CheckDeletable(req.ID); err != nil {
+		return false, nil, err
+	}
+	snap := req.Snapshot
+	if r, ok := pts.Find(req.ID); ok {
+		snap = r.Snapshot
+	}
+	warnings = e.removeSourceSnapshot(ctx, req.Pool, req.Image, snap)
+	if snap != "" {
+		if err := removeSnapshot(dst, snap); err != nil {
+			return false, warnings, err
+		}
+	}
+	if err := dst.RemoveMetadata(chain.RecordKey(req.ID)); err != nil && !IsNotFound(err) {
+		return false, warnings, &cephconn.Error{What: "the record of backup " + req.ID, Err: err}
+	}
+	left, err := dst.GetSnapshotNames()
+	return err == nil && len(left) == 0, warnings, nil
+}
+
+// removeSourceSnapshot removes a backup's snapshot on the source image. The
+// source cluster may be gone (that is what backups are for), so failing to
+// reach it is a warning, not an error.
+func (e *Engine) removeSourceSnapshot(ctx context.Context, pool, image, snap string) []string {
+	if snap == "" {
+		return nil
+	}
+	img, err := openImage(ctx, e.SourceCluster, pool, image, "", false)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		defer closeImage(img)
+		err = removeSnapshot(img, snap)
+	}
+	if err != nil {
+		return []string{fmt.Sprintf("the source snapshot %s/%s@%s was not removed: %v. Remove it with `rbd snap rm` once the source cluster is reachable",
+			pool, image, snap, err)}
+	}
+	return nil
+}

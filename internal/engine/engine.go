@@ -1,0 +1,227 @@
+// Package engine carries out backups, restores and deletions against real
+// Ceph clusters. The Terraform resources are thin wrappers around it.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/ceph/go-ceph/rbd"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
+)
+
+// Logger receives progress and decisions; the provider routes it to tflog.
+type Logger interface {
+	Info(ctx context.Context, msg string, fields map[string]any)
+	Debug(ctx context.Context, msg string, fields map[string]any)
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Info(context.Context, string, map[string]any)  {}
+func (discardLogger) Debug(context.Context, string, map[string]any) {}
+
+// Engine works on a source cluster (where volumes live, and where restores
+// go) and a backup cluster (which may be the same connection).
+type Engine struct {
+	SourceCluster *cephconn.Client
+	BackupCluster *cephconn.Client
+	Transfer      transfer.Options
+	Log           Logger
+	Now           func() time.Time
+}
+
+func (e *Engine) log() Logger {
+	if e.Log == nil {
+		return discardLogger{}
+	}
+	return e.Log
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now == nil {
+		return time.Now().UTC()
+	}
+	return e.Now().UTC()
+}
+
+// backupImageFeatures are set explicitly so a cluster whose
+// rbd_default_features differ still gives backup images the exclusive lock
+// that serialises writers and the fast-diff that makes incrementals cheap.
+const backupImageFeatures = rbd.FeatureLayering | rbd.FeatureExclusiveLock |
+	rbd.FeatureObjectMap | rbd.FeatureFastDiff | rbd.FeatureDeepFlatten
+
+func spec(pool, image string) string { return pool + "/" + image }
+
+// openImage opens pool/image at snap ("" = head) on c, read-only or not.
+func openImage(ctx context.Context, c *cephconn.Client, pool, image, snap string, readOnly bool) (*rbd.Image, error) {
+	ioctx, err := c.IOContext(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	open := rbd.OpenImage
+	if readOnly {
+		open = rbd.OpenImageReadOnly
+	}
+	img, err := open(ioctx, image, snap)
+	if err != nil {
+		what := fmt.Sprintf("image %s on %s", spec(pool, image), c.Name())
+		if snap != "" {
+			what = fmt.Sprintf("snapshot %s@%s on %s", spec(pool, image), snap, c.Name())
+		}
+		return nil, &cephconn.Error{What: what, Err: err}
+	}
+	return img, nil
+}
+
+// IsNotFound reports whether err means an image, snapshot or pool is missing.
+func IsNotFound(err error) bool { return cephconn.Is(err, syscall.ENOENT) }
+
+func closeImage(img *rbd.Image) {
+	if img != nil {
+		_ = img.Close()
+	}
+}
+
+// snapshots returns the snapshot names of img with their ids and sizes.
+func snapshots(img *rbd.Image) (map[string]rbd.SnapInfo, error) {
+	infos, err := img.GetSnapshotNames()
+	if err != nil {
+		return nil, fmt.Errorf("listing snapshots of %s: %w", img.GetName(), err)
+	}
+	out := make(map[string]rbd.SnapInfo, len(infos))
+	for _, s := range infos {
+		out[s.Name] = s
+	}
+	return out, nil
+}
+
+// points reads the records and snapshots of a backup image.
+func points(img *rbd.Image) (chain.Points, error) {
+	md, err := img.ListMetadata()
+	if err != nil {
+		return chain.Points{}, fmt.Errorf("reading backup records of %s: %w", img.GetName(), err)
+	}
+	records, err := chain.DecodeRecords(md)
+	if err != nil {
+		return chain.Points{}, err
+	}
+	snaps, err := snapshots(img)
+	if err != nil {
+		return chain.Points{}, err
+	}
+	names := make(map[string]bool, len(snaps))
+	for n := range snaps {
+		names[n] = true
+	}
+	return chain.Points{Records: records, Snapshots: names}, nil
+}
+
+// lock takes the backup image's exclusive lock, waiting while another live
+// writer holds it. A lock left by a dead process is broken by librbd once the
+// holder's watch has expired (it blocklists the dead client first), so a
+// killed apply delays the next one by at most the OSD watch timeout.
+func (e *Engine) lock(ctx context.Context, img *rbd.Image) (release func(), err error) {
+	wait := 500 * time.Millisecond
+	logged := false
+	for {
+		err := img.LockAcquire(rbd.LockModeExclusive)
+		if err == nil {
+			return func() { _ = img.LockRelease() }, nil
+		}
+		if !cephconn.Is(err, syscall.EROFS) && !cephconn.Is(err, syscall.EBUSY) && !cephconn.Is(err, syscall.EAGAIN) {
+			return nil, &cephconn.Error{What: "the lock of backup image " + img.GetName(), Err: err}
+		}
+		if !logged {
+			owners, _ := img.LockGetOwners()
+			names := make([]string, 0, len(owners))
+			for _, o := range owners {
+				names = append(names, o.Owner)
+			}
+			e.log().Info(ctx, "waiting for another writer of the backup image to finish", map[string]any{
+				"image": img.GetName(), "lock_owners": names,
+			})
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the lock of backup image %s (held by another backup or restore): %w", img.GetName(), ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// ensureBackupImage opens the backup image for src, creating it with size
+// when missing; fresh reports whether it was just created (and so is empty).
+func (e *Engine) ensureBackupImage(ctx context.Context, backupPool string, src chain.Source, size uint64) (img *rbd.Image, fresh bool, err error) {
+	name := chain.BackupImageName(src.Image)
+	ioctx, err := e.BackupCluster.IOContext(ctx, backupPool)
+	if err != nil {
+		return nil, false, err
+	}
+	img, err = rbd.OpenImage(ioctx, name, rbd.NoSnapshot)
+	if errors.Is(err, rbd.ErrNotFound) {
+		opts := rbd.NewRbdImageOptions()
+		defer opts.Destroy()
+		if err := opts.SetUint64(rbd.ImageOptionFeatures, backupImageFeatures); err != nil {
+			return nil, false, err
+		}
+		cerr := rbd.CreateImage(ioctx, name, size, opts)
+		if cerr != nil && !cephconn.Is(cerr, syscall.EEXIST) {
+			return nil, false, &cephconn.Error{What: "backup image " + spec(backupPool, name) + " on " + e.BackupCluster.Name(), Err: cerr}
+		}
+		fresh = cerr == nil
+		img, err = rbd.OpenImage(ioctx, name, rbd.NoSnapshot)
+	}
+	if err != nil {
+		return nil, false, &cephconn.Error{What: "backup image " + spec(backupPool, name) + " on " + e.BackupCluster.Name(), Err: err}
+	}
+	return img, fresh, nil
+}
+
+// claimBackupImage makes sure img holds backups of src and nothing else, and
+// marks it as such when new. Must hold the lock.
+func claimBackupImage(img *rbd.Image, backupPool string, src chain.Source) error {
+	v, err := img.GetMetadata(chain.SourceKey)
+	if errors.Is(err, rbd.ErrNotFound) {
+		snaps, serr := img.GetSnapshotNames()
+		if serr != nil {
+			return serr
+		}
+		md, _ := img.ListMetadata()
+		if len(snaps) > 0 || len(md) > 0 {
+			return fmt.Errorf("image %s already exists and was not made by cephbackup (it has no %s metadata): "+
+				"it would be overwritten. Choose another backup_pool, or rename that image",
+				spec(backupPool, img.GetName()), chain.SourceKey)
+		}
+		return img.SetMetadata(chain.SourceKey, chain.EncodeSource(src))
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s of %s: %w", chain.SourceKey, img.GetName(), err)
+	}
+	owner, err := chain.DecodeSource(v)
+	if err != nil {
+		return err
+	}
+	if owner != src {
+		return fmt.Errorf("backup image %s holds backups of %s, not of %s: two source images with the same name "+
+			"cannot share a backup pool. Use another backup_pool for one of them", spec(backupPool, img.GetName()), owner, src)
+	}
+	return nil
+}
+
+// removeSnapshot removes snap from img; already gone is success.
+func removeSnapshot(img *rbd.Image, snap string) error {
+	err := img.GetSnapshot(snap).Remove()
+	if err != nil && !IsNotFound(err) {
+		return &cephconn.Error{What: "snapshot " + img.GetName() + "@" + snap, Err: err}
+	}
+	return nil
+}

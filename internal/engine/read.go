@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ceph/go-ceph/rbd"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+)
+
+// ErrGone says a backup no longer exists as a restore point.
+var ErrGone = errors.New("backup not found on the backup cluster")
+
+// readPoints opens the backup image of image in backupPool read-only and
+// reads its records. ok is false when the image does not exist.
+func (e *Engine) readPoints(ctx context.Context, backupPool, image string) (pts chain.Points, ok bool, err error) {
+	// A missing pool is a configuration error, not an empty backup set.
+	if _, err := e.BackupCluster.IOContext(ctx, backupPool); err != nil {
+		return chain.Points{}, false, err
+	}
+	img, err := openImage(ctx, e.BackupCluster, backupPool, chain.BackupImageName(image), "", true)
+	if IsNotFound(err) {
+		return chain.Points{}, false, nil
+	}
+	if err != nil {
+		return chain.Points{}, false, err
+	}
+	defer closeImage(img)
+	pts, err = points(img)
+	return pts, err == nil, err
+}
+
+// GetBackup returns the restore point id of image's backups in backupPool,
+// or ErrGone when it is not (or no longer) a restore point.
+func (e *Engine) GetBackup(ctx context.Context, backupPool, image, id string) (chain.Record, error) {
+	pts, ok, err := e.readPoints(ctx, backupPool, image)
+	if err != nil {
+		return chain.Record{}, err
+	}
+	if !ok {
+		return chain.Record{}, ErrGone
+	}
+	r, found := pts.Find(id)
+	if !found || !pts.IsRestorePoint(r) {
+		return chain.Record{}, ErrGone
+	}
+	return r, nil
+}
+
+// FindBackup looks for backup id among every backup image of backupPool,
+// for import, where only the pool and the id are known.
+func (e *Engine) FindBackup(ctx context.Context, backupPool, id string) (chain.Record, error) {
+	ioctx, err := e.BackupCluster.IOContext(ctx, backupPool)
+	if err != nil {
+		return chain.Record{}, err
+	}
+	names, err := rbd.GetImageNames(ioctx)
+	if err != nil {
+		return chain.Record{}, &cephconn.Error{What: "the images of pool " + backupPool, Err: err}
+	}
+	for _, name := range names {
+		image, ok := strings.CutSuffix(name, ".backup.base")
+		if !ok {
+			continue
+		}
+		r, err := e.GetBackup(ctx, backupPool, image, id)
+		if errors.Is(err, ErrGone) {
+			continue
+		}
+		return r, err
+	}
+	return chain.Record{}, fmt.Errorf("no restore point with id %s in any backup image of pool %s on %s", id, backupPool, e.BackupCluster.Name())
+}
+
+// RestorePoints lists the restore points of pool/image held in backupPool,
+// oldest first. It reads only the backup cluster.
+func (e *Engine) RestorePoints(ctx context.Context, pool, image, backupPool string) ([]chain.Record, error) {
+	pts, ok, err := e.readPoints(ctx, backupPool, image)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var out []chain.Record
+	for _, r := range pts.RestorePoints() {
+		if r.Pool == pool && r.Image == image {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/ceph/go-ceph/rbd"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
+)
+
+// RestoreRequest brings restore point BackupID of Pool/Image (held in
+// BackupPool on the backup cluster) into TargetPool/TargetImage on the
+// source cluster.
+type RestoreRequest struct {
+	BackupID                string
+	Pool, Image, BackupPool string
+	TargetPool, TargetImage string
+	Force                   bool
+}
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	Record        chain.Record
+	RestoredBytes uint64
+	// BaseSnapshot is the snapshot the target shared with the backup image,
+	// when only the differences were sent; empty for a whole-image copy.
+	BaseSnapshot string
+}
+
+// Validate checks names before anything touches a cluster.
+func (r RestoreRequest) Validate() error {
+	for _, f := range []struct{ what, v string }{
+		{"pool", r.Pool}, {"image", r.Image}, {"backup_pool", r.BackupPool},
+		{"target_pool", r.TargetPool}, {"target_image", r.TargetImage},
+	} {
+		if err := chain.ValidateName(f.what, f.v); err != nil {
+			return err
+		}
+	}
+	return chain.ValidateID(r.BackupID)
+}
+
+// Restore copies a restore point into the target image, creating it when
+// missing and overwriting it only when Force is set. The result has the
+// restore point's size and content exactly. When the target still has the
+// snapshot of a backup kept on the same backup image, only the extents that
+// differ are sent.
+func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error) {
+	if err := req.Validate(); err != nil {
+		return RestoreResult{}, err
+	}
+	rec, err := e.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID)
+	if errors.Is(err, ErrGone) {
+		return RestoreResult{}, fmt.Errorf("backup %s is not a restore point of %s/%s in pool %s on %s",
+			req.BackupID, req.Pool, req.Image, req.BackupPool, e.BackupCluster.Name())
+	}
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	if rec.Pool != req.Pool {
+		return RestoreResult{}, fmt.Errorf("backup %s was taken of %s/%s, not of %s/%s", rec.ID, rec.Pool, rec.Image, req.Pool, req.Image)
+	}
+	backupImage := chain.BackupImageName(req.Image)
+	if e.SourceCluster == e.BackupCluster && req.TargetPool == req.BackupPool && req.TargetImage == backupImage {
+		return RestoreResult{}, fmt.Errorf("target %s/%s is the backup image itself", req.TargetPool, req.TargetImage)
+	}
+	point, err := openImage(ctx, e.BackupCluster, req.BackupPool, backupImage, rec.Snapshot, true)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	defer closeImage(point)
+
+	target, fresh, err := e.openTarget(ctx, req, rec.Size)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	defer closeImage(target)
+	if !fresh {
+		// A client that has the image open for writing (a running VM) holds
+		// its exclusive lock; restoring under it would corrupt both.
+		unlock, err := e.lock(ctx, target)
+		if err != nil {
+			return RestoreResult{}, err
+		}
+		defer unlock()
+	}
+	if err := resize(target, rec.Size); err != nil {
+		return RestoreResult{}, err
+	}
+
+	plan, base, err := e.restorePlan(ctx, req, rec, point, target, fresh)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	stats, err := e.run(ctx, point, target, plan, "restore", rec.Snapshot)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	if err := target.Flush(); err != nil {
+		return RestoreResult{}, &cephconn.Error{What: "flushing " + spec(req.TargetPool, req.TargetImage), Err: err}
+	}
+	return RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base}, nil
+}
+
+// openTarget opens the target image, creating it when it does not exist.
+func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64) (*rbd.Image, bool, error) {
+	what := "target image " + spec(req.TargetPool, req.TargetImage) + " on " + e.SourceCluster.Name()
+	ioctx, err := e.SourceCluster.IOContext(ctx, req.TargetPool)
+	if err != nil {
+		return nil, false, err
+	}
+	img, err := rbd.OpenImage(ioctx, req.TargetImage, rbd.NoSnapshot)
+	if err == nil {
+		if !req.Force {
+			closeImage(img)
+			return nil, false, fmt.Errorf("%s already exists and force is false: nothing was changed. "+
+				"Set force = true to overwrite it with the restore point, or choose another target_image", what)
+		}
+		return img, false, nil
+	}
+	if !errors.Is(err, rbd.ErrNotFound) {
+		return nil, false, &cephconn.Error{What: what, Err: err}
+	}
+	opts := rbd.NewRbdImageOptions()
+	defer opts.Destroy()
+	if err := rbd.CreateImage(ioctx, req.TargetImage, size, opts); err != nil {
+		if cephconn.Is(err, syscall.EEXIST) {
+			return nil, false, fmt.Errorf("%s was created by someone else while restoring: nothing was changed", what)
+		}
+		return nil, false, &cephconn.Error{What: what, Err: err}
+	}
+	img, err = rbd.OpenImage(ioctx, req.TargetImage, rbd.NoSnapshot)
+	if err != nil {
+		return nil, false, &cephconn.Error{What: what, Err: err}
+	}
+	return img, true, nil
+}
+
+// restorePlan decides what to send. With a snapshot that the target and the
+// backup image share (same name: a backup's snapshot, on the source volume
+// and on the backup image), the target equals the backup image at that
+// snapshot except for what changed on either side since; those extents are
+// all that is sent. Otherwise the whole restore point is copied and every
+// allocated extent of the target is rewritten or zeroed.
+func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point, target *rbd.Image, fresh bool) (transfer.Plan, string, error) {
+	size := rec.Size
+	if fresh {
+		data, zero, err := transfer.Changes(point, "", size, true)
+		return transfer.NewPlan(data, zero, nil, size, false), "", err
+	}
+	base, err := e.sharedSnapshot(ctx, req, rec, target)
+	if err != nil {
+		return transfer.Plan{}, "", err
+	}
+	if base.Name == "" {
+		data, zero, err := transfer.Changes(point, "", size, true)
+		if err != nil {
+			return transfer.Plan{}, "", err
+		}
+		dirty, _, err := transfer.Changes(target, "", size, true)
+		return transfer.NewPlan(data, zero, dirty, size, true), "", err
+	}
+
+	var data, zero extent.Set
+	if base.Id <= pointSnapID(point, rec.Snapshot) {
+		// The restore point is newer than the shared snapshot: a forward diff.
+		data, zero, err = transfer.Changes(point, base.Name, size, false)
+	} else {
+		// Older: diff the other way round; which side holds data is not known
+		// from that, so every changed extent is read from the restore point.
+		var newer *rbd.Image
+		newer, err = openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), base.Name, true)
+		if err == nil {
+			var d, z extent.Set
+			d, z, err = transfer.Changes(newer, rec.Snapshot, base.Size, false)
+			data = extent.Union(d, z)
+			closeImage(newer)
+		}
+	}
+	if err != nil {
+		return transfer.Plan{}, "", err
+	}
+	if size > base.Size {
+		// Beyond the shared snapshot's end the target has only zeros.
+		data = extent.Union(data, extent.Set{{Off: base.Size, Len: size - base.Size}})
+	}
+	dirty, _, err := transfer.Changes(target, base.Name, size, true)
+	if err != nil {
+		return transfer.Plan{}, "", err
+	}
+	e.log().Info(ctx, "restoring only the differences from a shared snapshot", map[string]any{"snapshot": base.Name})
+	return transfer.NewPlan(data, zero, dirty, size, true), base.Name, nil
+}
+
+// sharedSnapshot finds the newest snapshot the target has that is also a
+// restore point on the backup image, with the same size.
+func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec chain.Record, target *rbd.Image) (rbd.SnapInfo, error) {
+	targetSnaps, err := snapshots(target)
+	if err != nil || len(targetSnaps) == 0 {
+		return rbd.SnapInfo{}, err
+	}
+	img, err := openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), "", true)
+	if err != nil {
+		return rbd.SnapInfo{}, err
+	}
+	defer closeImage(img)
+	pts, err := points(img)
+	if err != nil {
+		return rbd.SnapInfo{}, err
+	}
+	backupSnaps, err := snapshots(img)
+	if err != nil {
+		return rbd.SnapInfo{}, err
+	}
+	var best rbd.SnapInfo
+	for _, r := range pts.RestorePoints() {
+		t, onTarget := targetSnaps[r.Snapshot]
+		b := backupSnaps[r.Snapshot]
+		if onTarget && t.Size == r.Size && b.Size == r.Size && r.Source() == rec.Source() && b.Id >= best.Id {
+			best = b
+		}
+	}
+	return best, nil
+}
+
+func pointSnapID(point *rbd.Image, name string) uint64 {
+	snaps, err := snapshots(point)
+	if err != nil {
+		return 0
+	}
+	return snaps[name].Id
+}
+
+// ImageExists reports whether pool/image exists on the source cluster.
+func (e *Engine) ImageExists(ctx context.Context, pool, image string) (bool, error) {
+	if _, err := e.SourceCluster.IOContext(ctx, pool); err != nil {
+		return false, err
+	}
+	img, err := openImage(ctx, e.SourceCluster, pool, image, "", true)
+	if IsNotFound(err) {
+		return false, nil
+	}
+	closeImage(img)
+	return err == nil, err
+}
+
+// RemoveImage deletes pool/image on the source cluster; gone is success.
+// An image with snapshots is refused by Ceph, and the error says so.
+func (e *Engine) RemoveImage(ctx context.Context, pool, image string) error {
+	ioctx, err := e.SourceCluster.IOContext(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if err := rbd.RemoveImage(ioctx, image); err != nil && !IsNotFound(err) {
+		return &cephconn.Error{What: "image " + spec(pool, image) + " (remove its snapshots first if it has any)", Err: err}
+	}
+	return nil
+}

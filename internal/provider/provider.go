@@ -1,0 +1,186 @@
+// Package provider is the Terraform glue: schemas, plans and diagnostics.
+// The work itself is done by internal/engine.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
+)
+
+var _ provider.Provider = &cephbackupProvider{}
+
+// New returns the provider factory for a version string.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider { return &cephbackupProvider{version: version, getenv: os.Getenv} }
+}
+
+type cephbackupProvider struct {
+	version string
+	getenv  func(string) string
+}
+
+type providerModel struct {
+	Cluster        *clusterModel `tfsdk:"cluster"`
+	BackupCluster  *clusterModel `tfsdk:"backup_cluster"`
+	Parallelism    types.Int64   `tfsdk:"parallelism"`
+	MaxInFlightMiB types.Int64   `tfsdk:"max_in_flight_mib"`
+}
+
+type clusterModel struct {
+	ConfigFile types.String `tfsdk:"config_file"`
+	MonHost    types.String `tfsdk:"mon_host"`
+	User       types.String `tfsdk:"user"`
+	Keyring    types.String `tfsdk:"keyring"`
+	Key        types.String `tfsdk:"key"`
+	Timeout    types.String `tfsdk:"timeout"`
+}
+
+func (p *cephbackupProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "cephbackup"
+	resp.Version = p.version
+}
+
+func clusterSchema(block string, env cephconn.EnvPrefix) schema.SingleNestedAttribute {
+	v := env.Var
+	attrs := map[string]schema.Attribute{
+		"config_file": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf(
+			"Path of a `ceph.conf`. Default: `$%s`, else `%s` when it exists.", v("CONF"), cephconn.DefaultConfigFile)},
+		"mon_host": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf(
+			"Monitor addresses, comma-separated (`10.0.0.1,10.0.0.2` or `v2:10.0.0.1:3300`); overrides the file. Default: `$%s`.", v("MON_HOST"))},
+		"user": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf(
+			"cephx id without `client.`. Default: `$%s`, else `admin`.", v("USER"))},
+		"keyring": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf(
+			"Path of a keyring holding the user's key. Default: `$%s`, else what the config file says.", v("KEYRING"))},
+		"key": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf(
+			"The user's cephx secret (base64, as `ceph auth print-key` prints it), instead of a keyring. Default: `$%s`. Never logged.", v("KEY"))},
+		"timeout": schema.StringAttribute{Optional: true, Validators: []validatorString{durationValidator{}}, MarkdownDescription: fmt.Sprintf(
+			"Bound on connecting and on each monitor or OSD operation, as a duration (`30s`, `2m`). Default: `$%s`, else `30s`.", v("TIMEOUT"))},
+	}
+	desc := map[string]string{
+		"cluster":        "The cluster where the volumes live: backups are taken from it and restores are written to it. In a disaster, point it at the replacement cluster.",
+		"backup_cluster": "The cluster that holds the backups. Omit it to keep backups on `cluster` (in another pool). Each setting falls back to the `CEPHBACKUP_BACKUP_*` environment variables.",
+	}[block]
+	return schema.SingleNestedAttribute{Optional: true, Attributes: attrs, MarkdownDescription: desc}
+}
+
+func (p *cephbackupProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Backs up Ceph RBD images the way OpenStack Cinder's Ceph backup driver does: full and incremental " +
+			"backups as snapshots of a backup image, on the same or a second cluster, and restores from them.",
+		Attributes: map[string]schema.Attribute{
+			"cluster":        clusterSchema("cluster", cephconn.SourceEnv),
+			"backup_cluster": clusterSchema("backup_cluster", cephconn.BackupEnv),
+			"parallelism": schema.Int64Attribute{Optional: true, Validators: []validatorInt64{int64validator.Between(1, 256)},
+				MarkdownDescription: fmt.Sprintf("Parallel reads and writes in a transfer. Default: %d.", transfer.DefaultParallelism)},
+			"max_in_flight_mib": schema.Int64Attribute{Optional: true, Validators: []validatorInt64{int64validator.Between(4, 4096)},
+				MarkdownDescription: fmt.Sprintf("Bound on the data buffered by a transfer, in MiB; memory does not grow with the image size. Default: %d.", transfer.DefaultMaxInFlight>>20)},
+		},
+	}
+}
+
+// clusterConfig turns a block (nil when omitted) into a connection config,
+// with environment fallbacks and defaults; problems are attached to the
+// attribute they come from.
+func (p *cephbackupProvider) clusterConfig(block string, m *clusterModel, env cephconn.EnvPrefix, diags diagAdder) (cephconn.Config, bool) {
+	if m == nil {
+		m = &clusterModel{}
+	}
+	root := path.Root(block)
+	for name, v := range map[string]types.String{"config_file": m.ConfigFile, "mon_host": m.MonHost, "user": m.User, "keyring": m.Keyring, "key": m.Key, "timeout": m.Timeout} {
+		if v.IsUnknown() {
+			diags.AddAttributeError(root.AtName(name), "Unknown provider setting",
+				fmt.Sprintf("%s.%s depends on a value known only after apply; the provider must connect during plan. Use a value known at plan time.", block, name))
+			return cephconn.Config{}, false
+		}
+	}
+	cfg := cephconn.Config{
+		ConfigFile: m.ConfigFile.ValueString(), MonHost: m.MonHost.ValueString(), User: m.User.ValueString(),
+		Keyring: m.Keyring.ValueString(), Key: m.Key.ValueString(),
+	}
+	if s := m.Timeout.ValueString(); s != "" {
+		d, err := cephconn.ParseTimeout(s)
+		if err != nil {
+			diags.AddAttributeError(root.AtName("timeout"), "Invalid timeout", err.Error())
+			return cfg, false
+		}
+		cfg.Timeout = d
+	}
+	cfg, err := cfg.WithEnv(env, p.getenv)
+	if err != nil {
+		diags.AddAttributeError(root.AtName("timeout"), "Invalid timeout in the environment", err.Error())
+		return cfg, false
+	}
+	cfg = cfg.WithDefaults(cephconn.FileExists)
+	if err := cfg.Validate(); err != nil {
+		diags.AddAttributeError(root, "Invalid "+block+" settings", err.Error())
+		return cfg, false
+	}
+	return cfg, true
+}
+
+func (p *cephbackupProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var m providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	srcCfg, ok := p.clusterConfig("cluster", m.Cluster, cephconn.SourceEnv, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	src := cephconn.NewClient("cluster", srcCfg)
+	backup := src
+	if m.BackupCluster != nil || p.getenv(cephconn.BackupEnv.Var("CONF")) != "" || p.getenv(cephconn.BackupEnv.Var("MON_HOST")) != "" {
+		backupCfg, ok := p.clusterConfig("backup_cluster", m.BackupCluster, cephconn.BackupEnv, &resp.Diagnostics)
+		if !ok {
+			return
+		}
+		backup = cephconn.NewClient("backup_cluster", backupCfg)
+	}
+	opts := transfer.Options{}
+	if !m.Parallelism.IsNull() && !m.Parallelism.IsUnknown() {
+		opts.Parallelism = int(m.Parallelism.ValueInt64())
+	}
+	if !m.MaxInFlightMiB.IsNull() && !m.MaxInFlightMiB.IsUnknown() {
+		opts.MaxInFlight = uint64(m.MaxInFlightMiB.ValueInt64()) << 20
+	}
+	eng := &engine.Engine{SourceCluster: src, BackupCluster: backup, Transfer: opts, Log: tflogger{}}
+	tflog.Debug(ctx, "cephbackup provider configured", map[string]any{
+		"cluster_user": srcCfg.User, "separate_backup_cluster": backup != src,
+	})
+	resp.ResourceData = eng
+	resp.DataSourceData = eng
+}
+
+func (p *cephbackupProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{NewFullResource, NewIncrementalResource, NewRestoreResource}
+}
+
+func (p *cephbackupProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{NewRestorePointsDataSource}
+}
+
+// tflogger routes engine logs to tflog, so TF_LOG=INFO shows transfers.
+type tflogger struct{}
+
+func (tflogger) Info(ctx context.Context, msg string, fields map[string]any) {
+	tflog.Info(ctx, msg, fields)
+}
+
+func (tflogger) Debug(ctx context.Context, msg string, fields map[string]any) {
+	tflog.Debug(ctx, msg, fields)
+}

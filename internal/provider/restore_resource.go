@@ -1,0 +1,163 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ceph/go-ceph/rbd"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
+)
+
+var (
+	_ resource.ResourceWithConfigure = &restoreResource{}
+)
+
+// NewRestoreResource is cephbackup_restore.
+func NewRestoreResource() resource.Resource { return &restoreResource{} }
+
+type restoreResource struct {
+	engine *engine.Engine
+}
+
+type restoreModel struct {
+	ID                    types.String   `tfsdk:"id"`
+	BackupID              types.String   `tfsdk:"backup_id"`
+	Pool                  types.String   `tfsdk:"pool"`
+	Image                 types.String   `tfsdk:"image"`
+	BackupPool            types.String   `tfsdk:"backup_pool"`
+	TargetPool            types.String   `tfsdk:"target_pool"`
+	TargetImage           types.String   `tfsdk:"target_image"`
+	Force                 types.Bool     `tfsdk:"force"`
+	DeleteTargetOnDestroy types.Bool     `tfsdk:"delete_target_on_destroy"`
+	Size                  types.Int64    `tfsdk:"size"`
+	RestoredBytes         types.Int64    `tfsdk:"restored_bytes"`
+	RestoredAt            types.String   `tfsdk:"restored_at"`
+	Timeouts              timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *restoreResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_restore"
+}
+
+func (r *restoreResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.engine = engineFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	behaviour := func(desc string) schema.BoolAttribute {
+		return schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false), MarkdownDescription: desc}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Restores a restore point from the backup cluster into an image on `cluster`. " +
+			"The source image and the source cluster are not needed, so this works in a disaster, with `cluster` pointed at a replacement cluster. " +
+			"**Destroying this resource leaves the restored image in place** unless `delete_target_on_destroy` is true: restored data is user data.",
+		Attributes: map[string]schema.Attribute{
+			"id": computedString("`<target_pool>/<target_image>`."),
+			"backup_id": schema.StringAttribute{Required: true, MarkdownDescription: "Id of the restore point, e.g. from `data.cephbackup_restore_points`.",
+				Validators:    []validatorString{backupIDValidator{}},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+			"pool":         requiredName("Pool of the backed-up image on the source (as recorded with the backup)."),
+			"image":        requiredName("Name of the backed-up image; its backups are in `<image>.backup.base`."),
+			"backup_pool":  requiredName("Pool on the backup cluster that holds the backups."),
+			"target_pool":  requiredName("Pool on `cluster` to restore into."),
+			"target_image": requiredName("Image to restore into: created with the restore point's size when missing, overwritten only with `force`."),
+			"force": behaviour("Allow overwriting an existing target image. The result then has the restore point's size and content exactly. " +
+				"When the target still has the snapshot of a backup on the same backup image (restoring into the original volume), only the differing extents are sent. " +
+				"Changing it later does not restore again."),
+			"delete_target_on_destroy": behaviour("Delete the target image when this resource is destroyed. Default false: the restored image stays. " +
+				"Changing it does not restore again."),
+			"size":           computedInt64("Size of the restored image in bytes (the restore point's size)."),
+			"restored_bytes": computedInt64("Bytes of data written to the target (zeroed ranges not counted)."),
+			"restored_at":    computedString("When the restore finished (RFC 3339)."),
+		},
+		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true})},
+	}
+}
+
+func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan restoreModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := r.engine.Restore(ctx, engine.RestoreRequest{
+		BackupID: plan.BackupID.ValueString(), Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
+		BackupPool: plan.BackupPool.ValueString(), TargetPool: plan.TargetPool.ValueString(),
+		TargetImage: plan.TargetImage.ValueString(), Force: plan.Force.ValueBool(),
+	})
+	if err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("Restore into %s/%s failed", plan.TargetPool.ValueString(), plan.TargetImage.ValueString()),
+			err.Error()+"\n\nThe restore point is untouched; apply again to retry.")
+		return
+	}
+	plan.ID = types.StringValue(plan.TargetPool.ValueString() + "/" + plan.TargetImage.ValueString())
+	plan.Size = types.Int64Value(int64(res.Record.Size))
+	plan.RestoredBytes = types.Int64Value(int64(res.RestoredBytes))
+	plan.RestoredAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state restoreModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	exists, err := r.engine.ImageExists(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the restored image", err.Error())
+		return
+	}
+	if !exists {
+		resp.State.RemoveResource(ctx)
+	}
+}
+
+func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	// Only force, delete_target_on_destroy and timeouts change in place: they
+	// steer behaviour, they do not describe the restored data.
+	var plan, state restoreModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Force, state.DeleteTargetOnDestroy, state.Timeouts = plan.Force, plan.DeleteTargetOnDestroy, plan.Timeouts
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state restoreModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !state.DeleteTargetOnDestroy.ValueBool() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := r.engine.RemoveImage(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
+	if err != nil && !errors.Is(err, rbd.ErrNotFound) {
+		resp.Diagnostics.AddError("Cannot delete the restored image", err.Error())
+	}
+}

@@ -1,0 +1,290 @@
+// Package transfer moves image data: it copies a plan of extents from a
+// source that can be read at any offset to a sink, with parallel I/O, a fixed
+// number of bytes in flight, and zero ranges turned into zero operations
+// instead of buffers of zeros.
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
+)
+
+// Sink receives the data. Implementations must accept concurrent calls for
+// disjoint ranges.
+type Sink interface {
+	WriteAt(p []byte, off int64) (int, error)
+	// Zero makes [off, off+length) read as zeros.
+	Zero(off, length uint64) error
+}
+
+// Plan says what to do with each range of the target.
+type Plan struct {
+	// Copy ranges are read from the source and written to the sink.
+	Copy extent.Set
+	// Zero ranges are zeroed on the sink without reading the source.
+	Zero extent.Set
+	// TargetHasData is true when the sink may hold old data in Copy ranges,
+	// so zeros read from the source must be written (zeroed) too. When
+	// false (a new, empty target) zero runs are skipped and stay sparse.
+	TargetHasData bool
+}
+
+// Bytes is how much of the image the plan covers.
+func (p Plan) Bytes() uint64 { return p.Copy.Bytes() + p.Zero.Bytes() }
+
+// Defaults, chosen for 4 MiB RADOS objects: 16 parallel object-sized I/Os
+// keep a single OSD busy, and 64 MiB in flight is the memory bound whatever
+// the image size.
+const (
+	DefaultParallelism = 16
+	DefaultMaxInFlight = 64 << 20
+	DefaultChunkSize   = 4 << 20
+	// Zero runs shorter than this inside data are written as data: one
+	// larger write is cheaper than a write, a zero op and another write.
+	minZeroRun = 64 << 10
+	zeroBlock  = 4 << 10
+)
+
+// Options tune a run. Zero values mean the defaults.
+type Options struct {
+	Parallelism   int
+	MaxInFlight   uint64
+	ObjectSize    uint64 // chunks never cross an object boundary
+	ProgressEvery time.Duration
+	Progress      func(Progress)
+}
+
+// Progress is reported periodically while a run goes on.
+type Progress struct {
+	Done, Total uint64
+	Elapsed     time.Duration
+}
+
+// Rate is bytes per second so far.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Done) / p.Elapsed.Seconds()
+}
+
+// ETA estimates the time left at the current rate.
+func (p Progress) ETA() time.Duration {
+	r := p.Rate()
+	if r <= 0 || p.Done >= p.Total {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Done) / r * float64(time.Second))
+}
+
+// Percent done.
+func (p Progress) Percent() float64 {
+	if p.Total == 0 {
+		return 100
+	}
+	return 100 * float64(p.Done) / float64(p.Total)
+}
+
+// Stats is what a run did.
+type Stats struct {
+	ReadBytes    uint64 // read from the source
+	WrittenBytes uint64 // data written to the sink
+	ZeroedBytes  uint64 // zeroed on the sink
+	Duration     time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Parallelism <= 0 {
+		o.Parallelism = DefaultParallelism
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.ObjectSize == 0 {
+		o.ObjectSize = DefaultChunkSize
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 5 * time.Second
+	}
+	return o
+}
+
+type job struct {
+	extent.Extent
+	zeroOnly bool
+}
+
+// Run executes plan, reading from src and writing to dst, until done, an
+// error, or ctx is cancelled. Memory use is bounded by MaxInFlight.
+func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options) (Stats, error) {
+	opts = opts.withDefaults()
+	chunk := uint64(DefaultChunkSize)
+	if opts.ObjectSize < chunk {
+		chunk = opts.ObjectSize
+	}
+	workers := opts.Parallelism
+	if maxWorkers := int(opts.MaxInFlight / chunk); workers > maxWorkers {
+		workers = max(maxWorkers, 1)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var stats Stats
+	var done atomic.Uint64
+	start := time.Now()
+	total := plan.Bytes()
+
+	jobs := make(chan job)
+	go func() {
+		defer close(jobs)
+		feed := func(set extent.Set, zeroOnly bool) bool {
+			for _, c := range set.Chunks(opts.ObjectSize, chunk) {
+				select {
+				case jobs <- job{c, zeroOnly}:
+				case <-ctx.Done():
+					return false
+				}
+			}
+			return true
+		}
+		if feed(plan.Zero, true) {
+			feed(plan.Copy, false)
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, chunk)
+			for j := range jobs {
+				w := worker{src: src, dst: dst, stats: &stats, targetHasData: plan.TargetHasData}
+				var err error
+				if j.zeroOnly {
+					err = w.zero(j.Off, j.Len)
+				} else {
+					err = w.copy(buf[:j.Len], j.Off)
+				}
+				if err != nil {
+					cancel(err)
+					return
+				}
+				done.Add(j.Len)
+			}
+		}()
+	}
+
+	finished := make(chan struct{})
+	if opts.Progress != nil {
+		go func() {
+			tick := time.NewTicker(opts.ProgressEvery)
+			defer tick.Stop()
+			for {
+				select {
+				case <-finished:
+					return
+				case <-tick.C:
+					opts.Progress(Progress{Done: done.Load(), Total: total, Elapsed: time.Since(start)})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(finished)
+	stats.Duration = time.Since(start)
+	if err := context.Cause(ctx); err != nil {
+		return stats, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(Progress{Done: done.Load(), Total: total, Elapsed: stats.Duration})
+	}
+	return stats, nil
+}
+
+type worker struct {
+	src           io.ReaderAt
+	dst           Sink
+	stats         *Stats
+	targetHasData bool
+}
+
+func (w worker) zero(off, length uint64) error {
+	if err := w.dst.Zero(off, length); err != nil {
+		return fmt.Errorf("zeroing %d bytes at offset %d: %w", length, off, err)
+	}
+	atomic.AddUint64(&w.stats.ZeroedBytes, length)
+	return nil
+}
+
+func (w worker) copy(buf []byte, off uint64) error {
+	n, err := w.src.ReadAt(buf, int64(off))
+	if err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
+		return fmt.Errorf("reading %d bytes at offset %d: %w", len(buf), off, err)
+	}
+	if n != len(buf) {
+		return fmt.Errorf("short read of %d bytes at offset %d: got %d", len(buf), off, n)
+	}
+	atomic.AddUint64(&w.stats.ReadBytes, uint64(n))
+	for _, r := range runs(buf) {
+		at := off + uint64(r.start)
+		if r.zero {
+			if w.targetHasData {
+				if err := w.zero(at, uint64(r.end-r.start)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if _, err := w.dst.WriteAt(buf[r.start:r.end], int64(at)); err != nil {
+			return fmt.Errorf("writing %d bytes at offset %d: %w", r.end-r.start, at, err)
+		}
+		atomic.AddUint64(&w.stats.WrittenBytes, uint64(r.end-r.start))
+	}
+	return nil
+}
+
+type run struct {
+	start, end int
+	zero       bool
+}
+
+var zeros = make([]byte, zeroBlock)
+
+// runs splits buf into alternating data and zero runs; zero runs shorter than
+// minZeroRun between data are folded into the data.
+func runs(buf []byte) []run {
+	var out []run
+	for i := 0; i < len(buf); i += zeroBlock {
+		end := min(i+zeroBlock, len(buf))
+		z := bytes.Equal(buf[i:end], zeros[:end-i])
+		if n := len(out); n > 0 && out[n-1].zero == z {
+			out[n-1].end = end
+			continue
+		}
+		out = append(out, run{i, end, z})
+	}
+	// Fold short inner zero runs into their neighbours.
+	merged := out[:0]
+	for i, r := range out {
+		short := r.zero && r.end-r.start < minZeroRun && i > 0 && i < len(out)-1
+		if short {
+			r.zero = false
+		}
+		if n := len(merged); n > 0 && merged[n-1].zero == r.zero {
+			merged[n-1].end = r.end
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged
+}
