@@ -105,7 +105,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 	rec := chain.Record{
 		ID: id, Kind: req.Kind(), Status: chain.Pending, ParentID: req.ParentID,
 		SourceFSID: fsid, Pool: req.Pool, Image: req.Image,
-		Snapshot: chain.SnapshotName(id, now), CreatedAt: now.Truncate(time.Second),
+		Snapshot: chain.SnapshotName(id, now), CreatedAt: now,
 	}
 	if err := dst.SetMetadata(chain.RecordKey(id), rec.Encode()); err != nil {
 		return chain.Record{}, &cephconn.Error{What: "the backup record on " + dst.GetName(), Err: err}
@@ -173,12 +173,12 @@ func (e *Engine) fill(ctx context.Context, srcImg, dst *rbd.Image, fresh bool, r
 	// parent, and whatever an interrupted run left dirty since the parent.
 	var srcData, srcZero, dstDirty extent.Set
 	if parent.ID == "" {
-		srcData, srcZero, err = transfer.Changes(snapImg, "", size, true)
+		srcData, srcZero, err = transfer.Changes(snapImg, "", size, false)
 		if err == nil && !fresh {
-			dstDirty, _, err = transfer.Changes(dst, "", size, true)
+			dstDirty, _, err = transfer.Changes(dst, "", size, false)
 		}
 	} else {
-		srcData, srcZero, err = transfer.Changes(snapImg, parent.Snapshot, size, false)
+		srcData, srcZero, err = transfer.Changes(snapImg, parent.Snapshot, size, true)
 		if err == nil {
 			dstDirty, _, err = transfer.Changes(dst, parent.Snapshot, size, true)
 		}

@@ -151,7 +151,7 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point, target *rbd.Image, fresh bool) (transfer.Plan, string, error) {
 	size := rec.Size
 	if fresh {
-		data, zero, err := transfer.Changes(point, "", size, true)
+		data, zero, err := transfer.Changes(point, "", size, false)
 		return transfer.NewPlan(data, zero, nil, size, false), "", err
 	}
 	base, err := e.sharedSnapshot(ctx, req, rec, target)
@@ -159,18 +159,18 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		return transfer.Plan{}, "", err
 	}
 	if base.Name == "" {
-		data, zero, err := transfer.Changes(point, "", size, true)
+		data, zero, err := transfer.Changes(point, "", size, false)
 		if err != nil {
 			return transfer.Plan{}, "", err
 		}
-		dirty, _, err := transfer.Changes(target, "", size, true)
+		dirty, _, err := transfer.Changes(target, "", size, false)
 		return transfer.NewPlan(data, zero, dirty, size, true), "", err
 	}
 
 	var data, zero extent.Set
 	if base.Id <= pointSnapID(point, rec.Snapshot) {
 		// The restore point is newer than the shared snapshot: a forward diff.
-		data, zero, err = transfer.Changes(point, base.Name, size, false)
+		data, zero, err = transfer.Changes(point, base.Name, size, true)
 	} else {
 		// Older: diff the other way round; which side holds data is not known
 		// from that, so every changed extent is read from the restore point.
@@ -178,7 +178,7 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		newer, err = openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), base.Name, true)
 		if err == nil {
 			var d, z extent.Set
-			d, z, err = transfer.Changes(newer, rec.Snapshot, base.Size, false)
+			d, z, err = transfer.Changes(newer, rec.Snapshot, base.Size, true)
 			data = extent.Union(d, z)
 			closeImage(newer)
 		}

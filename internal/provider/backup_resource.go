@@ -169,7 +169,7 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 	})
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Backup of %s/%s failed", breq.Pool, breq.Image), err.Error()+
-			"\n\nNo restore point was created by this attempt and existing restore points are untouched; apply again to retry.")
+			"\n\nNo restore point was created by this attempt, and existing restore points are untouched.")
 		return
 	}
 	plan.fromRecord(rec, breq.BackupPool)

@@ -104,7 +104,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	})
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Restore into %s/%s failed", plan.TargetPool.ValueString(), plan.TargetImage.ValueString()),
-			err.Error()+"\n\nThe restore point is untouched; apply again to retry.")
+			err.Error()+"\n\nThe restore point on the backup cluster is untouched.")
 		return
 	}
 	plan.ID = types.StringValue(plan.TargetPool.ValueString() + "/" + plan.TargetImage.ValueString())

@@ -24,19 +24,37 @@ func (s ImageSink) Zero(off, length uint64) error {
 
 // Changes lists what differs in img (opened at the snapshot or head to compare)
 // since snapshot from, over [0, size): data extents that exist and zero
-// extents that were discarded. With from = "" it lists every allocated
-// extent. wholeObject asks for whole RADOS objects, which librbd answers from
-// the object map when fast-diff is on: cheap on huge sparse images, coarse
-// for small scattered changes.
-func Changes(img *rbd.Image, from string, size uint64, wholeObject bool) (data, zero extent.Set, err error) {
+// extents that were discarded. With from = "" it lists every allocated extent.
+//
+// A first pass asks for whole RADOS objects, which librbd answers from the
+// object map when fast-diff is on: cheap even on huge sparse images. With
+// exact set, each changed object is then diffed byte-precisely, so scattered
+// small writes cost what they wrote, not whole objects.
+func Changes(img *rbd.Image, from string, size uint64, exact bool) (data, zero extent.Set, err error) {
 	if size == 0 {
 		return nil, nil, nil
 	}
+	coarseData, coarseZero, err := diff(img, from, extent.Extent{Off: 0, Len: size}, true)
+	if err != nil || !exact {
+		return coarseData, coarseZero, err
+	}
+	var d, z []extent.Extent
+	for _, e := range coarseData {
+		fd, fz, err := diff(img, from, e, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		d, z = append(d, fd...), append(z, fz...)
+	}
+	return extent.Normalize(d), extent.Union(coarseZero, extent.Normalize(z)), nil
+}
+
+func diff(img *rbd.Image, from string, within extent.Extent, wholeObject bool) (data, zero extent.Set, err error) {
 	var d, z []extent.Extent
 	cfg := rbd.DiffIterateConfig{
 		SnapName: from,
-		Offset:   0,
-		Length:   size,
+		Offset:   within.Off,
+		Length:   within.Len,
 		Callback: func(off, length uint64, exists int, _ interface{}) int {
 			if exists != 0 {
 				d = append(d, extent.Extent{Off: off, Len: length})
@@ -51,9 +69,9 @@ func Changes(img *rbd.Image, from string, size uint64, wholeObject bool) (data, 
 	}
 	if err := img.DiffIterate(cfg); err != nil {
 		if from == "" {
-			return nil, nil, fmt.Errorf("listing allocated extents: %w", err)
+			return nil, nil, fmt.Errorf("listing allocated extents of %s: %w", img.GetName(), err)
 		}
-		return nil, nil, fmt.Errorf("listing extents changed since snapshot %s: %w", from, err)
+		return nil, nil, fmt.Errorf("listing extents of %s changed since snapshot %s: %w", img.GetName(), from, err)
 	}
 	return extent.Normalize(d), extent.Normalize(z), nil
 }

@@ -1,0 +1,124 @@
+package chain
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+var src = Source{FSID: "fsid-a", Pool: "rbd", Image: "vol"}
+
+func rec(id, parent string, status Status, minute int) Record {
+	at := time.Date(2026, 1, 1, 0, minute, 0, 0, time.UTC)
+	kind := Full
+	if parent != "" {
+		kind = Incremental
+	}
+	return Record{ID: id, Kind: kind, Status: status, ParentID: parent, SourceFSID: src.FSID, Pool: src.Pool,
+		Image: src.Image, Snapshot: "backup." + id + ".snap.1", CreatedAt: at}
+}
+
+func chainOf(records ...Record) Points {
+	p := Points{Records: records, Snapshots: map[string]bool{}}
+	for _, r := range records {
+		if r.Status == Complete {
+			p.Snapshots[r.Snapshot] = true
+		}
+	}
+	return p
+}
+
+func TestRecordsRoundTripThroughMetadata(t *testing.T) {
+	a, b := rec("a", "", Complete, 2), rec("b", "a", Pending, 1)
+	md := map[string]string{RecordKey("a"): a.Encode(), RecordKey("b"): b.Encode(), SourceKey: EncodeSource(src), "other": "x"}
+	got, err := DecodeRecords(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "b" || got[1].ID != "a" {
+		t.Fatalf("DecodeRecords = %+v, want b then a (oldest first)", got)
+	}
+	if got[1] != a {
+		t.Fatalf("record changed in the round trip: %+v != %+v", got[1], a)
+	}
+	if s, err := DecodeSource(md[SourceKey]); err != nil || s != src {
+		t.Fatalf("DecodeSource = %+v, %v", s, err)
+	}
+}
+
+func TestDecodeRecordsRefusesCorruptRecords(t *testing.T) {
+	if _, err := DecodeRecords(map[string]string{RecordKey("a"): "{not json"}); err == nil {
+		t.Fatal("a corrupt record was skipped silently")
+	}
+	if _, err := DecodeRecords(map[string]string{RecordKey("a"): rec("b", "", Complete, 0).Encode()}); err == nil {
+		t.Fatal("a record under another id's key was accepted")
+	}
+}
+
+func TestChildrenBlockDeletion(t *testing.T) {
+	p := chainOf(rec("full", "", Complete, 0), rec("inc1", "full", Complete, 1), rec("inc2", "inc1", Complete, 2))
+	err := p.CheckDeletable("full")
+	if err == nil || !strings.Contains(err.Error(), "inc1") {
+		t.Fatalf("CheckDeletable(full) = %v, want a refusal naming inc1", err)
+	}
+	if err := p.CheckDeletable("inc2"); err != nil {
+		t.Fatalf("the newest incremental must be deletable: %v", err)
+	}
+	// A child whose restore point is gone no longer holds its parent.
+	delete(p.Snapshots, "backup.inc2.snap.1")
+	if err := p.CheckDeletable("inc1"); err != nil {
+		t.Fatalf("a child without a restore point blocked deletion: %v", err)
+	}
+}
+
+func TestCheckParent(t *testing.T) {
+	p := chainOf(rec("full", "", Complete, 0), rec("pending", "", Pending, 1))
+	if _, err := p.CheckParent("full", src); err != nil {
+		t.Fatalf("CheckParent(full): %v", err)
+	}
+	if _, err := p.CheckParent("pending", src); err == nil {
+		t.Fatal("an unfinished backup was accepted as a parent")
+	}
+	if _, err := p.CheckParent("missing", src); err == nil {
+		t.Fatal("a missing parent was accepted")
+	}
+	other := src
+	other.Image = "other"
+	if _, err := p.CheckParent("full", other); err == nil || !strings.Contains(err.Error(), "same image") {
+		t.Fatalf("a parent of another image was accepted: %v", err)
+	}
+}
+
+func TestAbandonedAndRestorePoints(t *testing.T) {
+	p := chainOf(rec("a", "", Complete, 0), rec("b", "a", Pending, 1), rec("c", "a", Complete, 2))
+	delete(p.Snapshots, "backup.c.snap.1") // deleted out of band
+	if got := ids(p.RestorePoints()); got != "a" {
+		t.Fatalf("RestorePoints = %s, want a", got)
+	}
+	if got := ids(p.Abandoned()); got != "b,c" {
+		t.Fatalf("Abandoned = %s, want b,c", got)
+	}
+}
+
+func TestObsoleteSourceSnapshotsOnlyEverNamesOurs(t *testing.T) {
+	p := chainOf(rec("a", "", Complete, 0), rec("b", "a", Complete, 1), rec("c", "b", Complete, 2))
+	foreign := "backup.0f8fad5b-d9cb-469f-a165-70867728950e.snap.1" // same pattern, not recorded
+	onSource := []string{"backup.a.snap.1", "backup.b.snap.1", "backup.c.snap.1", foreign, "user-snap"}
+	got := strings.Join(p.ObsoleteSourceSnapshots(src, "backup.c.snap.1", onSource), ",")
+	if got != "backup.a.snap.1,backup.b.snap.1" {
+		t.Fatalf("ObsoleteSourceSnapshots = %s", got)
+	}
+	other := src
+	other.FSID = "fsid-b"
+	if got := p.ObsoleteSourceSnapshots(other, "", onSource); len(got) != 0 {
+		t.Fatalf("snapshots of another cluster's image were named: %v", got)
+	}
+}
+
+func ids(rs []Record) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, r.ID)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,231 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
+)
+
+func TestAccIncremental_chainIsExactAndSendsOnlyChanges(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("chain")
+	e.src.CreateImage(t, srcPool, img, 64<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 40<<20, 1)
+
+	base := e.providerBlock() + fullConfig("weekly", img)
+	one := base + incrementalConfig("d1", "cephbackup_full.weekly.id", img)
+	two := one + incrementalConfig("d2", "cephbackup_incremental.d1.id", img)
+	var sumFull, sumD1, sumD2 string
+	// Changes between backups: scattered small writes, an unaligned
+	// discard inside data, and a resize.
+	const changed1 = 3 * 256 << 10
+	const changed2 = 2*300<<10 + 5000
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{Config: base, Check: e.checkRestorePointExact(t, "cephbackup_full.weekly", img, &sumFull)},
+			{
+				PreConfig: func() {
+					e.src.WriteRandom(t, srcPool, img, 1<<20, 256<<10, 2)
+					e.src.WriteRandom(t, srcPool, img, 17<<20+4096, 256<<10, 3)
+					e.src.Discard(t, srcPool, img, 30<<20+512, 8192)
+					e.src.Resize(t, srcPool, img, 80<<20) // grow
+					e.src.WriteRandom(t, srcPool, img, 70<<20, 256<<10, 4)
+				},
+				Config: one,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointExact(t, "cephbackup_incremental.d1", img, &sumD1),
+					e.checkRestorePointSum(t, "cephbackup_full.weekly", img, &sumFull),
+					resource.TestCheckResourceAttr("cephbackup_incremental.d1", "size", fmt.Sprint(80<<20)),
+					resource.TestCheckResourceAttrPair("cephbackup_incremental.d1", "parent_id", "cephbackup_full.weekly", "id"),
+					resource.TestCheckResourceAttrWith("cephbackup_incremental.d1", "transferred_bytes", between(changed1, changed1+(128<<10))),
+				),
+			},
+			{
+				PreConfig: func() {
+					e.src.Resize(t, srcPool, img, 48<<20) // shrink below written data
+					e.src.WriteRandom(t, srcPool, img, 5<<20+3, 300<<10, 5)
+					e.src.WriteRandom(t, srcPool, img, 47<<20, 300<<10, 6) // crosses the old end
+					e.src.Discard(t, srcPool, img, 2<<20, 1<<20)
+					e.src.WriteRandom(t, srcPool, img, 3<<20, 5000, 7)
+				},
+				Config: two,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointExact(t, "cephbackup_incremental.d2", img, &sumD2),
+					e.checkRestorePointSum(t, "cephbackup_incremental.d1", img, &sumD1),
+					e.checkRestorePointSum(t, "cephbackup_full.weekly", img, &sumFull),
+					resource.TestCheckResourceAttr("cephbackup_incremental.d2", "size", fmt.Sprint(48<<20)),
+					resource.TestCheckResourceAttrWith("cephbackup_incremental.d2", "transferred_bytes", between(changed2-(300<<10), changed2+(128<<10))),
+					e.checkSourceSnapshots(t, img, "cephbackup_incremental.d2"),
+				),
+			},
+			{
+				// Dropping the newest incremental destroys only it.
+				Config: one,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("cephbackup_incremental.d2", plancheck.ResourceActionDestroy),
+					plancheck.ExpectResourceAction("cephbackup_incremental.d1", plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction("cephbackup_full.weekly", plancheck.ResourceActionNoop),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointSum(t, "cephbackup_incremental.d1", img, &sumD1),
+					e.checkRestorePointSum(t, "cephbackup_full.weekly", img, &sumFull),
+					func(*terraform.State) error {
+						if n := len(e.dst.Snapshots(t, backupPool, chain.BackupImageName(img))); n != 2 {
+							return fmt.Errorf("%d restore points left, want 2", n)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				// Dropping the whole chain: children go first, or the
+				// provider's chain rule would refuse to delete the parent.
+				Config: e.providerBlock(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("cephbackup_incremental.d1", plancheck.ResourceActionDestroy),
+					plancheck.ExpectResourceAction("cephbackup_full.weekly", plancheck.ResourceActionDestroy),
+				}},
+				Check: func(s *terraform.State) error { return e.checkNoBackupsLeft(t, img)(s) },
+			},
+		},
+	})
+}
+
+// checkSourceSnapshots verifies that only the newest backup's snapshot is
+// kept on the source.
+func (e *accEnv) checkSourceSnapshots(t *testing.T, image, newest string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		snap, err := stateAttr(s, newest, "snapshot")
+		if err != nil {
+			return err
+		}
+		snaps := e.src.Snapshots(t, srcPool, image)
+		if len(snaps) != 1 || snaps[0] != snap {
+			return fmt.Errorf("source snapshots %v, want only %s", snaps, snap)
+		}
+		return nil
+	}
+}
+
+func TestAccIncremental_chainRuleProtectsParentsOfUnmanagedChildren(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("rule")
+	e.src.CreateImage(t, srcPool, img, 16<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 4<<20, 1)
+	cfg := e.providerBlock() + fullConfig("weekly", img)
+	eng := e.adminEngine()
+	var child chain.Record
+	var sumFull string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointExact(t, "cephbackup_full.weekly", img, &sumFull),
+					// Another workspace continues the chain.
+					func(s *terraform.State) error {
+						parent, err := stateAttr(s, "cephbackup_full.weekly", "id")
+						if err != nil {
+							return err
+						}
+						e.src.WriteRandom(t, srcPool, img, 8<<20, 1<<20, 2)
+						child, err = eng.Backup(context.Background(), engine.BackupRequest{Pool: srcPool, Image: img, BackupPool: backupPool, ParentID: parent}, nil)
+						return err
+					},
+				),
+			},
+			{
+				Config:      e.providerBlock(),
+				ExpectError: regexp.MustCompile(`still has 1 child backup\(s\)(.|\n)*recorded on the backup cluster`),
+			},
+			{
+				// Nothing was deleted: the parent's restore point is intact.
+				Config: cfg,
+				Check:  e.checkRestorePointSum(t, "cephbackup_full.weekly", img, &sumFull),
+			},
+			{
+				PreConfig: func() {
+					if _, err := eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: backupPool, Pool: srcPool, Image: img, ID: child.ID}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: e.providerBlock(),
+			},
+		},
+	})
+}
+
+func TestAccIncremental_driftAndTwoChains(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("drift")
+	e.src.CreateImage(t, srcPool, img, 16<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 6<<20, 1)
+	chainA := e.providerBlock() + fullConfig("a", img) + incrementalConfig("a1", "cephbackup_full.a.id", img)
+	both := chainA + `
+resource "cephbackup_full" "b" {
+  pool        = "rbd"
+  image       = "` + img + `"
+  backup_pool = "backups"
+  depends_on  = [cephbackup_incremental.a1]
+}
+` + incrementalConfig("b1", "cephbackup_full.b.id", img)
+	var sumA, sumA1, sumB, sumB1, snapB string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{
+				Config: chainA,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointExact(t, "cephbackup_incremental.a1", img, &sumA1),
+					func(*terraform.State) error { sumA = sumA1; return nil }, // nothing changed in between
+				),
+			},
+			{
+				PreConfig: func() { e.src.WriteRandom(t, srcPool, img, 10<<20, 1<<20, 2) },
+				Config:    both,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointExact(t, "cephbackup_incremental.b1", img, &sumB1),
+					e.checkRestorePointSum(t, "cephbackup_full.a", img, &sumA),
+					e.checkRestorePointSum(t, "cephbackup_incremental.a1", img, &sumA1),
+					func(s *terraform.State) (err error) {
+						sumB = sumB1 // nothing changed between b and b1
+						snapB, err = stateAttr(s, "cephbackup_full.b", "snapshot")
+						return err
+					},
+					e.checkRestorePointSum(t, "cephbackup_full.b", img, &sumB),
+				),
+			},
+			{
+				// A restore point deleted out of band is planned for
+				// re-creation, and its child is replaced with it.
+				PreConfig: func() {
+					e.dst.RBD(t, "snap", "rm", backupPool+"/"+chain.BackupImageName(img)+"@"+snapB)
+				},
+				Config: both,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("cephbackup_full.b", plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction("cephbackup_incremental.b1", plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectResourceAction("cephbackup_incremental.a1", plancheck.ResourceActionNoop),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointExact(t, "cephbackup_incremental.b1", img, nil),
+					e.checkRestorePointSum(t, "cephbackup_full.a", img, &sumA),
+					e.checkRestorePointSum(t, "cephbackup_incremental.a1", img, &sumA1),
+				),
+			},
+		},
+	})
+}

@@ -1,0 +1,220 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/testcluster"
+)
+
+func restoreConfig(name, backupRef, image, target string, extra string) string {
+	return fmt.Sprintf(`
+resource "cephbackup_restore" %q {
+  backup_id    = %s
+  pool         = %q
+  image        = %q
+  backup_pool  = %q
+  target_pool  = %q
+  target_image = %q
+  %s
+}
+`, name, backupRef, srcPool, image, backupPool, srcPool, target, extra)
+}
+
+// checkImageSum compares the head of an image on c with a checksum taken earlier.
+func checkImageSum(t *testing.T, c *testcluster.Cluster, image string, sum *string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if got := c.ExportSHA256(t, srcPool+"/"+image); got != *sum {
+			return fmt.Errorf("%s: sha256 %s, want %s", image, got, *sum)
+		}
+		return nil
+	}
+}
+
+func TestAccRestore_everyPointOfAChainIntoNewImages(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("rst")
+	e.src.CreateImage(t, srcPool, img, 24<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 10<<20, 1)
+
+	c1 := e.providerBlock() + fullConfig("w", img)
+	c2 := c1 + incrementalConfig("d1", "cephbackup_full.w.id", img)
+	c3 := c2 + incrementalConfig("d2", "cephbackup_incremental.d1.id", img)
+	restores := c3 +
+		restoreConfig("r0", "cephbackup_full.w.id", img, img+"-r0", "") +
+		restoreConfig("r1", "cephbackup_incremental.d1.id", img, img+"-r1", "") +
+		restoreConfig("r2", "cephbackup_incremental.d2.id", img, img+"-r2", "delete_target_on_destroy = true")
+	var s0, s1, s2 string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(s *terraform.State) error {
+			// Restored data is user data: kept on destroy unless asked otherwise.
+			for _, kept := range []string{img + "-r0", img + "-r1"} {
+				if !e.src.ImageExists(t, srcPool, kept) {
+					return fmt.Errorf("restored image %s was deleted on destroy", kept)
+				}
+				e.src.RBD(t, "rm", "--no-progress", srcPool+"/"+kept)
+			}
+			if e.src.ImageExists(t, srcPool, img+"-r2") {
+				return fmt.Errorf("restored image %s survived delete_target_on_destroy", img+"-r2")
+			}
+			return e.checkNoBackupsLeft(t, img)(s)
+		},
+		Steps: []resource.TestStep{
+			{Config: c1, Check: e.checkRestorePointExact(t, "cephbackup_full.w", img, &s0)},
+			{
+				PreConfig: func() {
+					e.src.WriteRandom(t, srcPool, img, 12<<20, 3<<20, 2)
+					e.src.Discard(t, srcPool, img, 1<<20+100, 3000)
+				},
+				Config: c2, Check: e.checkRestorePointExact(t, "cephbackup_incremental.d1", img, &s1),
+			},
+			{
+				PreConfig: func() {
+					e.src.Resize(t, srcPool, img, 20<<20)
+					e.src.WriteRandom(t, srcPool, img, 0, 1<<20, 3)
+				},
+				Config: c3, Check: e.checkRestorePointExact(t, "cephbackup_incremental.d2", img, &s2),
+			},
+			{
+				Config: restores,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkImageSum(t, e.src, img+"-r0", &s0),
+					checkImageSum(t, e.src, img+"-r1", &s1),
+					checkImageSum(t, e.src, img+"-r2", &s2),
+					resource.TestCheckResourceAttr("cephbackup_restore.r0", "size", fmt.Sprint(24<<20)),
+					resource.TestCheckResourceAttr("cephbackup_restore.r2", "size", fmt.Sprint(20<<20)),
+					resource.TestCheckResourceAttr("cephbackup_restore.r2", "id", srcPool+"/"+img+"-r2"),
+				),
+			},
+		},
+	})
+}
+
+func TestAccRestore_overwriteNeedsForceAndSendsOnlyDifferences(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("orig")
+	const size = 32 << 20
+	e.src.CreateImage(t, srcPool, img, size)
+	e.src.WriteRandom(t, srcPool, img, 0, 24<<20, 1)
+	bigger, smaller := img+"-big", img+"-small"
+	e.src.CreateImage(t, srcPool, bigger, 48<<20)
+	e.src.WriteRandom(t, srcPool, bigger, 0, 48<<20, 2)
+	e.src.CreateImage(t, srcPool, smaller, 8<<20)
+	e.src.WriteRandom(t, srcPool, smaller, 0, 8<<20, 3)
+	biggerBefore := e.src.ExportSHA256(t, srcPool+"/"+bigger)
+	t.Cleanup(func() {
+		for _, i := range []string{bigger, smaller} {
+			_, _ = e.src.RBDErr("rm", "--no-progress", srcPool+"/"+i)
+		}
+	})
+
+	backups := e.providerBlock() + fullConfig("w", img) + incrementalConfig("d1", "cephbackup_full.w.id", img)
+	var point string
+	const scribbled = 2 * 256 << 10
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{Config: backups, Check: e.checkRestorePointExact(t, "cephbackup_incremental.d1", img, &point)},
+			{
+				Config:      backups + restoreConfig("big", "cephbackup_incremental.d1.id", img, bigger, ""),
+				ExpectError: regexp.MustCompile(`already exists and force is\s+false: nothing was\s+changed`),
+			},
+			{
+				Config: backups,
+				Check:  checkImageSum(t, e.src, bigger, &biggerBefore),
+			},
+			{
+				Config: backups +
+					restoreConfig("big", "cephbackup_incremental.d1.id", img, bigger, "force = true") +
+					restoreConfig("small", "cephbackup_incremental.d1.id", img, smaller, "force = true"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkImageSum(t, e.src, bigger, &point),
+					checkImageSum(t, e.src, smaller, &point),
+				),
+			},
+			{
+				// The incident: the volume is scribbled on; restoring the newest
+				// point into it sends only what differs.
+				PreConfig: func() {
+					e.src.WriteRandom(t, srcPool, img, 3<<20, 256<<10, 4)
+					e.src.WriteRandom(t, srcPool, img, 28<<20, 256<<10, 5) // in a hole of the restore point
+				},
+				Config: backups + restoreConfig("orig", "cephbackup_incremental.d1.id", img, img, "force = true"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkImageSum(t, e.src, img, &point),
+					resource.TestCheckResourceAttrWith("cephbackup_restore.orig", "restored_bytes", between(0, 2*scribbled+(1<<20))),
+				),
+			},
+		},
+	})
+}
+
+func TestAccRestore_disasterRecoveryWithoutTheSourceCluster(t *testing.T) {
+	e := newAccEnv(t)
+	lost := testcluster.Start(t, "dr-lost")
+	replacement := testcluster.Start(t, "dr-new")
+	lostKey := lost.CreateUser(t, srcUser, "mon", monCaps, "osd", "profile rbd pool=rbd")
+	replacementKey := replacement.CreateUser(t, srcUser, "mon", monCaps, "osd", "profile rbd pool=rbd")
+	img := uniqueImage("dr")
+	lost.CreateImage(t, srcPool, img, 16<<20)
+	lost.WriteRandom(t, srcPool, img, 0, 6<<20, 1)
+
+	providerFor := func(c *testcluster.Cluster, key string) string {
+		return fmt.Sprintf(`
+provider "cephbackup" {
+  cluster        = { mon_host = %q, user = %q, key = %q, timeout = "5s" }
+  backup_cluster = { mon_host = %q, user = %q, key = %q }
+}
+`, c.MonHost, srcUser, key, e.dst.MonHost, dstUser, e.dstKey)
+	}
+	backups := fullConfig("w", img) + incrementalConfig("d1", "cephbackup_full.w.id", img)
+	recovery := providerFor(replacement, replacementKey) + backups + `
+data "cephbackup_restore_points" "vol" {
+  pool        = "rbd"
+  image       = "` + img + `"
+  backup_pool = "backups"
+}
+` + restoreConfig("dr", "data.cephbackup_restore_points.vol.restore_points[1].id", img, img, "")
+	var newest string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if e.dst.ImageExists(t, backupPool, img+".backup.base") {
+				return fmt.Errorf("backup image left behind")
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: providerFor(lost, lostKey) + backups,
+				Check: func(s *terraform.State) error {
+					snap, err := stateAttr(s, "cephbackup_incremental.d1", "snapshot")
+					if err == nil {
+						newest = lost.ExportSHA256(t, srcPool+"/"+img+"@"+snap)
+					}
+					return err
+				},
+			},
+			{
+				// The source cluster is gone, with whatever was written after
+				// the last backup; the replacement cluster gets the newest point.
+				PreConfig: func() {
+					lost.WriteRandom(t, srcPool, img, 0, 1<<20, 9)
+					lost.StopDaemons(t)
+				},
+				Config: recovery,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("data.cephbackup_restore_points.vol", "restore_points.#", "2"),
+					resource.TestCheckResourceAttrPair("cephbackup_restore.dr", "backup_id", "cephbackup_incremental.d1", "id"),
+					checkImageSum(t, replacement, img, &newest),
+				),
+			},
+		},
+	})
+}

@@ -1,0 +1,182 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
+)
+
+// memImage is an in-memory image that counts what is done to it.
+type memImage struct {
+	mu       sync.Mutex
+	data     []byte
+	written  map[int64]int
+	zeroOps  int
+	inFlight atomic.Int32
+	peak     atomic.Int32
+}
+
+func newMem(size int) *memImage { return &memImage{data: make([]byte, size), written: map[int64]int{}} }
+
+func (m *memImage) ReadAt(p []byte, off int64) (int, error) {
+	n := m.inFlight.Add(1)
+	defer m.inFlight.Add(-1)
+	for {
+		peak := m.peak.Load()
+		if n <= peak || m.peak.CompareAndSwap(peak, n) {
+			break
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return copy(p, m.data[off:]), nil
+}
+
+func (m *memImage) WriteAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.written[off] = len(p)
+	return copy(m.data[off:], p), nil
+}
+
+func (m *memImage) Zero(off, length uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.zeroOps++
+	clear(m.data[off : off+length])
+	return nil
+}
+
+const obj = 1 << 20
+
+// fill writes random data into m at the given extents.
+func fill(m *memImage, rng *rand.Rand, es ...extent.Extent) {
+	for _, e := range es {
+		rng.Read(m.data[e.Off:e.End()])
+	}
+}
+
+func TestRunMakesTargetEqualSourceOverDirtyTarget(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	size := 8 * obj
+	src, dst := newMem(size), newMem(size)
+	data := extent.Set{{Off: 100, Len: 3 * obj}, {Off: 5*obj + 4096, Len: 5000}}
+	fill(src, rng, data...)
+	// A 4 KiB unaligned zero range inside data, as CEPH-NOTES warns about.
+	clear(src.data[200000 : 200000+4096])
+	// The target holds stale data everywhere, some of it where the source is empty.
+	rng.Read(dst.data)
+	dirty := extent.Set{{Off: 0, Len: uint64(size)}}
+
+	plan := NewPlan(data, nil, dirty, uint64(size), true)
+	stats, err := Run(context.Background(), src, dst, plan, Options{ObjectSize: obj, Parallelism: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(src.data, dst.data) {
+		t.Fatal("target differs from source after the transfer")
+	}
+	if stats.ReadBytes != uint64(size) {
+		t.Fatalf("read %d bytes, want the whole dirty image %d", stats.ReadBytes, size)
+	}
+	if stats.WrittenBytes > data.Bytes()+2*minZeroRun {
+		t.Fatalf("wrote %d data bytes for %d bytes of data: zero runs were written as data", stats.WrittenBytes, data.Bytes())
+	}
+}
+
+func TestRunKeepsANewTargetSparse(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	size := 4 * obj
+	src, dst := newMem(size), newMem(size)
+	fill(src, rng, extent.Extent{Off: 0, Len: 8192}, extent.Extent{Off: 3 * obj, Len: 8192})
+	// Whole-object extents, as fast-diff reports them: mostly zeros.
+	plan := NewPlan(extent.Set{{Off: 0, Len: obj}, {Off: 3 * obj, Len: obj}}, nil, nil, uint64(size), false)
+	stats, err := Run(context.Background(), src, dst, plan, Options{ObjectSize: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(src.data, dst.data) {
+		t.Fatal("target differs from source")
+	}
+	if dst.zeroOps != 0 || stats.WrittenBytes != 2*8192 {
+		t.Fatalf("new target: %d zero ops, %d bytes written; want 0 and %d", dst.zeroOps, stats.WrittenBytes, 2*8192)
+	}
+}
+
+func TestZeroExtentsAreZeroedWithoutReading(t *testing.T) {
+	size := 2 * obj
+	src, dst := newMem(size), newMem(size)
+	for i := range dst.data {
+		dst.data[i] = 0xff
+	}
+	plan := NewPlan(nil, extent.Set{{Off: 10, Len: 4096}}, nil, uint64(size), true)
+	stats, err := Run(context.Background(), src, dst, plan, Options{ObjectSize: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.ReadBytes != 0 || dst.data[10] != 0 || dst.data[10+4095] != 0 || dst.data[9] != 0xff || dst.data[10+4096] != 0xff {
+		t.Fatalf("zero extent handled wrongly: read %d bytes", stats.ReadBytes)
+	}
+}
+
+func TestInFlightIsBounded(t *testing.T) {
+	size := 64 * obj
+	src, dst := newMem(size), newMem(size)
+	plan := Plan{Copy: extent.Set{{Off: 0, Len: uint64(size)}}}
+	if _, err := Run(context.Background(), src, dst, plan, Options{ObjectSize: obj, Parallelism: 32, MaxInFlight: 3 * obj}); err != nil {
+		t.Fatal(err)
+	}
+	if peak := src.peak.Load(); peak > 3 {
+		t.Fatalf("%d reads in flight with room for 3 chunks", peak)
+	}
+}
+
+type failingSink struct{ *memImage }
+
+func (f failingSink) WriteAt([]byte, int64) (int, error) { return 0, errors.New("osd down") }
+
+func TestRunStopsOnErrorAndCancellation(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	size := 16 * obj
+	src := newMem(size)
+	fill(src, rng, extent.Extent{Off: 0, Len: uint64(size)})
+	plan := Plan{Copy: extent.Set{{Off: 0, Len: uint64(size)}}}
+	if _, err := Run(context.Background(), src, failingSink{newMem(size)}, plan, Options{ObjectSize: obj}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("osd down")) {
+		t.Fatalf("Run with a failing sink = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, src, newMem(size), plan, Options{ObjectSize: obj}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run with a cancelled context = %v", err)
+	}
+}
+
+func TestProgressIsReported(t *testing.T) {
+	size := 4 * obj
+	var last Progress
+	_, err := Run(context.Background(), newMem(size), newMem(size), Plan{Copy: extent.Set{{Off: 0, Len: uint64(size)}}},
+		Options{ObjectSize: obj, Progress: func(p Progress) { last = p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Done != uint64(size) || last.Total != uint64(size) || last.Percent() != 100 {
+		t.Fatalf("final progress = %+v", last)
+	}
+}
+
+func TestRunsFoldShortZeroGaps(t *testing.T) {
+	buf := make([]byte, 256<<10)
+	buf[0] = 1                 // data in block 0
+	buf[8<<10] = 1             // a 4 KiB gap, then data: folded
+	buf[(8<<10)+(100<<10)] = 1 // a ~96 KiB gap: kept as zero
+	rs := runs(buf)
+	if len(rs) != 4 || rs[0].zero || !rs[1].zero || rs[2].zero || !rs[3].zero {
+		t.Fatalf("runs = %+v", rs)
+	}
+}
