@@ -100,7 +100,7 @@ func DecodeRecords(metadata map[string]string) ([]Record, error) {
 		}
 		var r Record
 		if err := json.Unmarshal([]byte(value), &r); err != nil {
-			return nil, fmt.Errorf("backup record %s does not parse: %v", key, err)
+			return nil, fmt.Errorf("backup record %s does not parse: %w", key, err)
 		}
 		if r.ID != id {
 			return nil, fmt.Errorf("backup record %s holds id %q", key, r.ID)

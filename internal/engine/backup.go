@@ -118,7 +118,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		started(rec)
 	}
 
-	rec, err = e.fill(ctx, srcImg, dst, fresh, req, rec, parent)
+	rec, err = e.fill(ctx, dst, fresh, req, rec, parent)
 	if err != nil {
 		// Nothing of this backup is a restore point yet: undo what it made.
 		// What cannot be undone now is cleaned by the next backup of the image.
@@ -148,7 +148,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 // fill copies the data into the backup image and turns it into a restore
 // point. The restore point's snapshot is taken only once all data is in and
 // flushed, and the record is marked complete just before it.
-func (e *Engine) fill(ctx context.Context, srcImg, dst *rbd.Image, fresh bool, req BackupRequest, rec chain.Record, parent chain.Record) (chain.Record, error) {
+func (e *Engine) fill(ctx context.Context, dst *rbd.Image, fresh bool, req BackupRequest, rec chain.Record, parent chain.Record) (chain.Record, error) {
 	ioctx, err := e.SourceCluster.IOContext(ctx, req.Pool)
 	if err != nil {
 		return rec, err

@@ -90,17 +90,15 @@ func (s Set) Bytes() uint64 {
 }
 
 // Chunks cuts every extent at multiples of align (the object size, so no
-// chunk spans two RADOS objects) and into pieces of at most max bytes.
-func (s Set) Chunks(align, max uint64) []Extent {
-	if max > align {
-		max = align
-	}
+// chunk spans two RADOS objects) and into pieces of at most maxLen bytes.
+func (s Set) Chunks(align, maxLen uint64) []Extent {
+	maxLen = min(maxLen, align)
 	var out []Extent
 	for _, e := range s {
 		for off := e.Off; off < e.End(); {
 			end := (off/align + 1) * align
-			if end > off+max {
-				end = off + max
+			if end > off+maxLen {
+				end = off + maxLen
 			}
 			if end > e.End() {
 				end = e.End()

@@ -1,6 +1,7 @@
 package rbddiff
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -21,7 +22,7 @@ func (r *Reader) Apply(dst io.WriterAt, zero func(off, length uint64) error) err
 	var buf []byte
 	for {
 		rec, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package rbddiff
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 	"testing"
@@ -56,7 +57,9 @@ func BenchmarkReader(b *testing.B) {
 				w, _ := NewWriter(&enc, Header{Version: v, ToSnap: "s", HasToSnap: true, Size: benchTotal, HasSize: true})
 				data := bytes.Repeat([]byte{0x5a}, n)
 				for off := 0; off < benchTotal; off += n {
-					w.WriteData(uint64(off), data)
+					if err := w.WriteData(uint64(off), data); err != nil {
+						b.Fatal(err)
+					}
 				}
 				w.Close()
 				in := enc.Bytes()
@@ -69,7 +72,7 @@ func BenchmarkReader(b *testing.B) {
 					}
 					for {
 						_, err := d.Next()
-						if err == io.EOF {
+						if errors.Is(err, io.EOF) {
 							break
 						}
 						if err != nil {
@@ -78,7 +81,7 @@ func BenchmarkReader(b *testing.B) {
 						for err == nil {
 							_, err = d.Read(buf)
 						}
-						if err != io.EOF {
+						if !errors.Is(err, io.EOF) {
 							b.Fatal(err)
 						}
 					}

@@ -3,6 +3,7 @@ package rbddiff
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"testing"
 )
@@ -24,7 +25,7 @@ func decodeAll(r io.Reader) (Header, []rec, error) {
 	var recs []rec
 	for {
 		x, err := d.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return d.Header(), recs, nil
 		}
 		if err != nil {
@@ -71,5 +72,4 @@ func (b *builder) u8(v byte) *builder    { b.WriteByte(v); return b }
 func (b *builder) str(s string) *builder { b.WriteString(s); return b }
 func (b *builder) u32(v uint32) *builder { b.Write(binary.LittleEndian.AppendUint32(nil, v)); return b }
 func (b *builder) u64(v uint64) *builder { b.Write(binary.LittleEndian.AppendUint64(nil, v)); return b }
-func (b *builder) raw(p []byte) *builder { b.Write(p); return b }
 func (b *builder) out() []byte           { return bytes.Clone(b.Bytes()) }

@@ -91,7 +91,7 @@ func TestLargeRecordStreaming(t *testing.T) {
 				k, err := d.Read(buf[:1+int(n)%len(buf)])
 				got.Write(buf[:k])
 				n += int64(k)
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				if err != nil {
@@ -104,7 +104,7 @@ func TestLargeRecordStreaming(t *testing.T) {
 			if r, err := d.Next(); err != nil || r != (Record{Kind: Zero, Offset: 0, Length: 4096}) {
 				t.Fatalf("Next = %+v, %v", r, err)
 			}
-			if _, err := d.Next(); err != io.EOF {
+			if _, err := d.Next(); !errors.Is(err, io.EOF) {
 				t.Fatalf("Next at end = %v, want io.EOF", err)
 			}
 		})
@@ -127,13 +127,13 @@ func TestNextDiscardsUnreadData(t *testing.T) {
 	if err != nil || r.Kind != Zero {
 		t.Fatalf("Next = %+v, %v", r, err)
 	}
-	if n, err := d.Read(b[:]); n != 0 || err != io.EOF {
+	if n, err := d.Read(b[:]); n != 0 || !errors.Is(err, io.EOF) {
 		t.Fatalf("Read on zero record = %d, %v", n, err)
 	}
-	if _, err := d.Next(); err != io.EOF {
+	if _, err := d.Next(); !errors.Is(err, io.EOF) {
 		t.Fatalf("Next = %v, want io.EOF", err)
 	}
-	if _, err := d.Next(); err != io.EOF {
+	if _, err := d.Next(); !errors.Is(err, io.EOF) {
 		t.Fatalf("Next after end = %v, want io.EOF", err)
 	}
 	if d.InputOffset() != int64(len(goldenV2)) {
@@ -181,7 +181,7 @@ func TestTrailingData(t *testing.T) {
 		for err == nil {
 			_, err = d.Next()
 		}
-		if err != io.EOF {
+		if !errors.Is(err, io.EOF) {
 			t.Fatal(err)
 		}
 		if rest, _ := io.ReadAll(src); string(rest) != "rest" {
@@ -292,7 +292,7 @@ func TestReaderErrorIsSticky(t *testing.T) {
 	}
 	_, err1 := d.Read(buf)
 	_, err2 := d.Next()
-	if !errors.Is(err1, io.ErrUnexpectedEOF) || err2 != err1 {
+	if !errors.Is(err1, io.ErrUnexpectedEOF) || !errors.Is(err2, err1) {
 		t.Fatalf("errors %v / %v", err1, err2)
 	}
 }
@@ -385,7 +385,7 @@ func TestWriterErrors(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("short source: %v", err)
 	}
-	if err2 := w.Close(); err2 != err {
+	if err2 := w.Close(); !errors.Is(err2, err) {
 		t.Fatalf("Close after failure = %v, want %v", err2, err)
 	}
 }

@@ -206,9 +206,9 @@ func (r *Reader) Read(p []byte) (int, error) {
 	r.off += int64(n)
 	r.remaining -= uint64(n)
 	switch {
-	case err == nil || (err == io.EOF && r.remaining == 0):
+	case err == nil || (errors.Is(err, io.EOF) && r.remaining == 0):
 		return n, nil
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		err = io.ErrUnexpectedEOF
 	}
 	return n, r.fail(&DecodeError{
@@ -319,7 +319,7 @@ func (r *Reader) end() error {
 	switch {
 	case n == 1:
 		return r.fail(&DecodeError{Offset: off, What: "byte " + tagName(b[0]) + " after end record", Err: ErrTrailingData})
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		return io.EOF
 	}
 	return r.fail(&DecodeError{Offset: off, What: "input after end record", Err: err})
@@ -338,7 +338,7 @@ func (r *Reader) skipUnknown(tag byte, tagOff int64, recLen uint64) error {
 		r.off += n
 		recLen -= uint64(n)
 		if err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			return r.fail(&DecodeError{Offset: tagOff, What: fmt.Sprintf("skipping unknown v2 record %s (%d bytes missing)", tagName(tag), recLen), Err: err})
@@ -354,7 +354,7 @@ func (r *Reader) discard() error {
 		r.off += n
 		r.remaining -= uint64(n)
 		if err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			return r.fail(&DecodeError{
@@ -414,7 +414,7 @@ func (r *Reader) readInto(b []byte, tag int, what string) error {
 }
 
 func (r *Reader) ioErr(off int64, what string, err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
 	return r.fail(&DecodeError{Offset: off, What: what, Err: err})

@@ -104,7 +104,7 @@ func (w *Writer) WriteDataFrom(off, length uint64, r io.Reader) error {
 		return err
 	}
 	n, err := io.CopyN(w.w, r, int64(length))
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {

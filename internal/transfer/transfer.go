@@ -228,7 +228,7 @@ func (w worker) zero(off, length uint64) error {
 
 func (w worker) copy(buf []byte, off uint64) error {
 	n, err := w.src.ReadAt(buf, int64(off))
-	if err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
+	if err != nil && (!errors.Is(err, io.EOF) || n != len(buf)) {
 		return fmt.Errorf("reading %d bytes at offset %d: %w", len(buf), off, err)
 	}
 	if n != len(buf) {
