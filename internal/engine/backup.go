@@ -69,7 +69,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		return chain.Record{}, err
 	}
 	defer closeImage(dst)
-	unlock, err := e.lock(ctx, dst)
+	unlock, err := e.lock(ctx, dst, writerPatience)
 	if err != nil {
 		return chain.Record{}, err
 	}

@@ -50,7 +50,7 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 		return false, nil, err
 	}
 	defer closeImage(dst)
-	unlock, err := e.lock(ctx, dst)
+	unlock, err := e.lock(ctx, dst, writerPatience)
 	if err != nil {
 		return false, nil, err
 	}

@@ -54,6 +54,14 @@ func (e *Engine) now() time.Time {
 // backupImageFeatures are set explicitly so a cluster whose
 // rbd_default_features differ still gives backup images the exclusive lock
 // that serialises writers and the fast-diff that makes incrementals cheap.
+// Waiting for a lock: behind another backup of the same image as long as the
+// operation's own timeout allows; for a restore target, only long enough for
+// a dead holder's lock to be broken (a live one is a VM using the volume).
+const (
+	writerPatience = 24 * time.Hour
+	targetPatience = 90 * time.Second
+)
+
 const backupImageFeatures = rbd.FeatureLayering | rbd.FeatureExclusiveLock |
 	rbd.FeatureObjectMap | rbd.FeatureFastDiff | rbd.FeatureDeepFlatten
 
@@ -123,11 +131,13 @@ func points(img *rbd.Image) (chain.Points, error) {
 	return chain.Points{Records: records, Snapshots: names}, nil
 }
 
-// lock takes the backup image's exclusive lock, waiting while another live
-// writer holds it. A lock left by a dead process is broken by librbd once the
-// holder's watch has expired (it blocklists the dead client first), so a
+// lock takes an image's exclusive lock, waiting up to patience while another
+// live client holds it. A lock left by a dead process is broken by librbd once
+// the holder's watch has expired (it blocklists the dead client first), so a
 // killed apply delays the next one by at most the OSD watch timeout.
-func (e *Engine) lock(ctx context.Context, img *rbd.Image) (release func(), err error) {
+func (e *Engine) lock(ctx context.Context, img *rbd.Image, patience time.Duration) (release func(), err error) {
+	ctx, cancel := context.WithTimeout(ctx, patience)
+	defer cancel()
 	wait := 500 * time.Millisecond
 	logged := false
 	for {
@@ -136,7 +146,7 @@ func (e *Engine) lock(ctx context.Context, img *rbd.Image) (release func(), err 
 			return func() { _ = img.LockRelease() }, nil
 		}
 		if !cephconn.Is(err, syscall.EROFS) && !cephconn.Is(err, syscall.EBUSY) && !cephconn.Is(err, syscall.EAGAIN) {
-			return nil, &cephconn.Error{What: "the lock of backup image " + img.GetName(), Err: err}
+			return nil, &cephconn.Error{What: "the lock of image " + img.GetName(), Err: err}
 		}
 		if !logged {
 			owners, _ := img.LockGetOwners()
@@ -144,14 +154,14 @@ func (e *Engine) lock(ctx context.Context, img *rbd.Image) (release func(), err 
 			for _, o := range owners {
 				names = append(names, o.Owner)
 			}
-			e.log().Info(ctx, "waiting for another writer of the backup image to finish", map[string]any{
+			e.log().Info(ctx, "waiting for another client to release the image", map[string]any{
 				"image": img.GetName(), "lock_owners": names,
 			})
 			logged = true
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for the lock of backup image %s (held by another backup or restore): %w", img.GetName(), ctx.Err())
+			return nil, fmt.Errorf("image %s is locked by another client (another backup or restore, or a VM using it): %w", img.GetName(), ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 5*time.Second)

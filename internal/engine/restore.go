@@ -84,7 +84,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if !fresh {
 		// A client that has the image open for writing (a running VM) holds
 		// its exclusive lock; restoring under it would corrupt both.
-		unlock, err := e.lock(ctx, target)
+		unlock, err := e.lock(ctx, target, targetPatience)
 		if err != nil {
 			return RestoreResult{}, err
 		}
