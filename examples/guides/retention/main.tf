@@ -8,7 +8,7 @@ locals {
 }
 
 module "week" {
-  source   = "./weekly-chain"
+  source   = "../../modules/weekly-chain"
   for_each = local.weeks
 
   pool        = "rbd"
