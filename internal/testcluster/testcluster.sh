@@ -98,7 +98,7 @@ start_one() {
 		{ show_logs "$d"; die "$d: ceph-osd --mkfs failed"; }
 	$c auth add "osd.$id" osd 'allow *' mon 'allow profile osd' -i "$d/osd.0/keyring" >/dev/null 2>&1
 	$c osd crush add "osd.$id" 1 root=default host=localhost >/dev/null 2>&1 || true
-	ceph-osd -c "$conf" -i "$id" || { show_logs "$d"; die "$d: ceph-osd did not start"; }
+	ceph-osd -c "$conf" -i "$id" 2>/dev/null || { show_logs "$d"; die "$d: ceph-osd did not start"; }
 
 	local up=""
 	for _ in $(seq 60); do
