@@ -18,6 +18,9 @@ type BackupRequest struct {
 	Pool, Image string // the source image on the source cluster
 	BackupPool  string // on the backup cluster
 	ParentID    string
+	// Verify reads back the copy and compares it with the source snapshot
+	// before the restore point is taken.
+	Verify bool
 }
 
 // Kind is the kind of backup the request makes.
@@ -195,6 +198,13 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, fresh bool, req Backu
 		return rec, &cephconn.Error{What: "flushing backup image " + dst.GetName(), Err: err}
 	}
 	rec.TransferredBytes = stats.WrittenBytes
+	if req.Verify {
+		// Before the snapshot: a copy that does not match never becomes a
+		// restore point.
+		if rec.SHA256, err = e.verifyCopy(ctx, snapImg, dst, size, ""); err != nil {
+			return rec, err
+		}
+	}
 	rec.Status = chain.Complete
 	if err := dst.SetMetadata(chain.RecordKey(rec.ID), rec.Encode()); err != nil {
 		return rec, &cephconn.Error{What: "the backup record on " + dst.GetName(), Err: err}

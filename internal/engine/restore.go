@@ -22,7 +22,14 @@ type RestoreRequest struct {
 	Pool, Image, BackupPool string
 	TargetPool, TargetImage string
 	Force                   bool
+	// Verify compares the target with the restore point afterwards, using the
+	// checksum recorded at backup time when there is one.
+	Verify bool
 }
+
+// restoringKey marks a target image created by a restore that has not
+// finished; its value is the backup id being restored.
+const restoringKey = "cephbackup.restoring"
 
 // RestoreResult says what a restore did.
 type RestoreResult struct {
@@ -31,6 +38,8 @@ type RestoreResult struct {
 	// BaseSnapshot is the snapshot the target shared with the backup image,
 	// when only the differences were sent; empty for a whole-image copy.
 	BaseSnapshot string
+	// SHA256 of the restored image, when verified.
+	SHA256 string
 }
 
 // Validate checks names before anything touches a cluster.
@@ -105,7 +114,16 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if err := target.Flush(); err != nil {
 		return RestoreResult{}, &cephconn.Error{What: "flushing " + spec(req.TargetPool, req.TargetImage), Err: err}
 	}
-	return RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base}, nil
+	res := RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base}
+	if req.Verify {
+		if res.SHA256, err = e.verifyCopy(ctx, point, target, rec.Size, rec.SHA256); err != nil {
+			return res, err
+		}
+	}
+	if err := target.RemoveMetadata(restoringKey); err != nil && !IsNotFound(err) {
+		return res, &cephconn.Error{What: "the restore marker of " + spec(req.TargetPool, req.TargetImage), Err: err}
+	}
+	return res, nil
 }
 
 // openTarget opens the target image, creating it when it does not exist.
@@ -117,7 +135,10 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 	}
 	img, err := rbd.OpenImage(ioctx, req.TargetImage, rbd.NoSnapshot)
 	if err == nil {
-		if !req.Force {
+		// An image this provider created for the same restore and did not
+		// finish (the run was killed) is resumed, force or not.
+		resuming, _ := img.GetMetadata(restoringKey)
+		if !req.Force && resuming != req.BackupID {
 			closeImage(img)
 			return nil, false, fmt.Errorf("%s already exists and force is false: nothing was changed. "+
 				"Set force = true to overwrite it with the restore point, or choose another target_image", what)
@@ -136,7 +157,11 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 		return nil, false, &cephconn.Error{What: what, Err: err}
 	}
 	img, err = rbd.OpenImage(ioctx, req.TargetImage, rbd.NoSnapshot)
+	if err == nil {
+		err = img.SetMetadata(restoringKey, req.BackupID)
+	}
 	if err != nil {
+		closeImage(img)
 		return nil, false, &cephconn.Error{What: what, Err: err}
 	}
 	return img, true, nil

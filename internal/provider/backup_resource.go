@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -53,6 +54,8 @@ type backupModel struct {
 	Size             types.Int64    `tfsdk:"size"`
 	TransferredBytes types.Int64    `tfsdk:"transferred_bytes"`
 	CreatedAt        types.String   `tfsdk:"created_at"`
+	Verify           types.Bool     `tfsdk:"verify"`
+	SHA256           types.String   `tfsdk:"sha256"`
 	Timeouts         timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -81,6 +84,10 @@ func computedInt64(desc string) schema.Int64Attribute {
 		PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}}
 }
 
+func optionalBool(desc string) schema.BoolAttribute {
+	return schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false), MarkdownDescription: desc}
+}
+
 func requiredName(desc string) schema.StringAttribute {
 	return schema.StringAttribute{Required: true, MarkdownDescription: desc,
 		Validators:    []validatorString{nameValidator{}},
@@ -98,6 +105,8 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 		"size":              computedInt64("Size in bytes of the source image at the snapshot, and of the restore point."),
 		"transferred_bytes": computedInt64("Bytes of data written to the backup image by this backup (zeroed ranges not counted)."),
 		"created_at":        computedString("When the backup's snapshot was taken (RFC 3339)."),
+		"verify":            optionalBool("After the transfer, read the copy back and compare its sha256 with the source snapshot's (both read in parallel) before the restore point is taken: a mismatch fails the apply and no restore point is made. The checksum is recorded on the backup cluster, so restores can later prove integrity without the source."),
+		"sha256":            computedString("sha256 of the restore point's content (as `rbd export ... - | sha256sum` prints it), when it was verified; null otherwise."),
 	}
 	desc := "A full backup of an RBD image: the whole image, as of a new snapshot, copied into the backup image and " +
 		"kept there as a snapshot (the restore point). Every argument forces a new backup."
@@ -160,6 +169,7 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 	breq := engine.BackupRequest{
 		Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
 		BackupPool: plan.BackupPool.ValueString(), ParentID: plan.ParentID.ValueString(),
+		Verify: plan.Verify.ValueBool(),
 	}
 	rec, err := r.engine.Backup(ctx, breq, func(started chain.Record) {
 		// Saved with the error below if the transfer fails: Terraform then
@@ -196,9 +206,17 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &state)...)
 }
 
-func (r *backupResource) Update(_ context.Context, _ resource.UpdateRequest, resp *resource.UpdateResponse) {
-	// Every argument forces replacement; only timeouts can change in place.
-	resp.Diagnostics.AddWarning("Nothing to update", "Backups cannot change in place.")
+func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	// Only verify and timeouts change in place: they steer how a backup is
+	// taken, not what it holds.
+	var plan, state incrementalModel
+	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
+	resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Verify, state.Timeouts = plan.Verify, plan.Timeouts
+	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &state)...)
 }
 
 func (r *backupResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -258,6 +276,13 @@ func (m *incrementalModel) fromRecord(rec chain.Record, backupPool string) {
 	m.Size = types.Int64Value(int64(rec.Size))
 	m.TransferredBytes = types.Int64Value(int64(rec.TransferredBytes))
 	m.CreatedAt = types.StringValue(rec.CreatedAt.UTC().Format(time.RFC3339))
+	m.SHA256 = types.StringNull()
+	if rec.SHA256 != "" {
+		m.SHA256 = types.StringValue(rec.SHA256)
+	}
+	if m.Verify.IsNull() || m.Verify.IsUnknown() {
+		m.Verify = types.BoolValue(false) // imported: the default
+	}
 	if rec.ParentID != "" {
 		m.ParentID = types.StringValue(rec.ParentID)
 	}

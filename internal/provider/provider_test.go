@@ -19,10 +19,14 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 	"cephbackup": providerserver.NewProtocol6WithError(New("test")()),
 }
 
-// testAccPreCheck fails, rather than skips, when acceptance tests run
-// without their clusters: a green run must have tested something.
+// testAccPreCheck skips acceptance tests in unit runs (no TF_ACC), as
+// resource.Test does, and fails, rather than skips, when they are asked for
+// without their clusters: a green acceptance run must have tested something.
 func testAccPreCheck(t *testing.T) {
 	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: run with `make testacc`")
+	}
 	if os.Getenv(testcluster.DirEnv) == "" {
 		t.Fatalf("%s is not set: run acceptance tests with `make testacc`, which starts the test clusters", testcluster.DirEnv)
 	}

@@ -34,6 +34,7 @@ type restorePointModel struct {
 	Snapshot  types.String `tfsdk:"snapshot"`
 	CreatedAt types.String `tfsdk:"created_at"`
 	Size      types.Int64  `tfsdk:"size"`
+	SHA256    types.String `tfsdk:"sha256"`
 }
 
 func (d *restorePointsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -67,6 +68,7 @@ func (d *restorePointsDataSource) Schema(_ context.Context, _ datasource.SchemaR
 					"snapshot":   computed("Snapshot name of the restore point on the backup image."),
 					"created_at": computed("When the backup was taken (RFC 3339)."),
 					"size":       schema.Int64Attribute{Computed: true, MarkdownDescription: "Image size in bytes at the restore point."},
+					"sha256":     computed("sha256 of the restore point's content when the backup was verified; null otherwise."),
 				}}},
 		},
 	}
@@ -88,7 +90,10 @@ func (d *restorePointsDataSource) Read(ctx context.Context, req datasource.ReadR
 		p := restorePointModel{
 			ID: types.StringValue(r.ID), ParentID: types.StringNull(), Kind: types.StringValue(string(r.Kind)),
 			Snapshot: types.StringValue(r.Snapshot), CreatedAt: types.StringValue(r.CreatedAt.UTC().Format(time.RFC3339)),
-			Size: types.Int64Value(int64(r.Size)),
+			Size: types.Int64Value(int64(r.Size)), SHA256: types.StringNull(),
+		}
+		if r.SHA256 != "" {
+			p.SHA256 = types.StringValue(r.SHA256)
 		}
 		if r.ParentID != "" {
 			p.ParentID = types.StringValue(r.ParentID)

@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -42,6 +41,8 @@ type restoreModel struct {
 	Size                  types.Int64    `tfsdk:"size"`
 	RestoredBytes         types.Int64    `tfsdk:"restored_bytes"`
 	RestoredAt            types.String   `tfsdk:"restored_at"`
+	Verify                types.Bool     `tfsdk:"verify"`
+	SHA256                types.String   `tfsdk:"sha256"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -54,9 +55,6 @@ func (r *restoreResource) Configure(_ context.Context, req resource.ConfigureReq
 }
 
 func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	behaviour := func(desc string) schema.BoolAttribute {
-		return schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false), MarkdownDescription: desc}
-	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Restores a restore point from the backup cluster into an image on `cluster`. " +
 			"The source image and the source cluster are not needed, so this works in a disaster, with `cluster` pointed at a replacement cluster. " +
@@ -71,14 +69,17 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"backup_pool":  requiredName("Pool on the backup cluster that holds the backups."),
 			"target_pool":  requiredName("Pool on `cluster` to restore into."),
 			"target_image": requiredName("Image to restore into: created with the restore point's size when missing, overwritten only with `force`."),
-			"force": behaviour("Allow overwriting an existing target image. The result then has the restore point's size and content exactly. " +
+			"force": optionalBool("Allow overwriting an existing target image. The result then has the restore point's size and content exactly. " +
 				"When the target still has the snapshot of a backup on the same backup image (restoring into the original volume), only the differing extents are sent. " +
 				"Changing it later does not restore again."),
-			"delete_target_on_destroy": behaviour("Delete the target image when this resource is destroyed. Default false: the restored image stays. " +
+			"delete_target_on_destroy": optionalBool("Delete the target image when this resource is destroyed. Default false: the restored image stays. " +
 				"Changing it does not restore again."),
 			"size":           computedInt64("Size of the restored image in bytes (the restore point's size)."),
 			"restored_bytes": computedInt64("Bytes of data written to the target (zeroed ranges not counted)."),
 			"restored_at":    computedString("When the restore finished (RFC 3339)."),
+			"verify": optionalBool("After the restore, read the target back and compare its sha256 with the restore point's: the checksum recorded when the backup was verified, else the restore point read in parallel. A mismatch fails the apply. " +
+				"Changing it later does not restore again."),
+			"sha256": computedString("sha256 of the restored image, when verified; null otherwise."),
 		},
 		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true})},
 	}
@@ -100,7 +101,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	res, err := r.engine.Restore(ctx, engine.RestoreRequest{
 		BackupID: plan.BackupID.ValueString(), Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
 		BackupPool: plan.BackupPool.ValueString(), TargetPool: plan.TargetPool.ValueString(),
-		TargetImage: plan.TargetImage.ValueString(), Force: plan.Force.ValueBool(),
+		TargetImage: plan.TargetImage.ValueString(), Force: plan.Force.ValueBool(), Verify: plan.Verify.ValueBool(),
 	})
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Restore into %s/%s failed", plan.TargetPool.ValueString(), plan.TargetImage.ValueString()),
@@ -111,6 +112,10 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	plan.Size = types.Int64Value(int64(res.Record.Size))
 	plan.RestoredBytes = types.Int64Value(int64(res.RestoredBytes))
 	plan.RestoredAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
+	plan.SHA256 = types.StringNull()
+	if res.SHA256 != "" {
+		plan.SHA256 = types.StringValue(res.SHA256)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -139,7 +144,7 @@ func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	state.Force, state.DeleteTargetOnDestroy, state.Timeouts = plan.Force, plan.DeleteTargetOnDestroy, plan.Timeouts
+	state.Force, state.DeleteTargetOnDestroy, state.Verify, state.Timeouts = plan.Force, plan.DeleteTargetOnDestroy, plan.Verify, plan.Timeouts
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 

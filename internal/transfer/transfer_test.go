@@ -3,6 +3,8 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math/rand"
 	"sync"
@@ -178,5 +180,30 @@ func TestRunsFoldShortZeroGaps(t *testing.T) {
 	rs := runs(buf)
 	if len(rs) != 4 || rs[0].zero || !rs[1].zero || rs[2].zero || !rs[3].zero {
 		t.Fatalf("runs = %+v", rs)
+	}
+}
+
+func TestChecksumMatchesSha256OfTheWholeImage(t *testing.T) {
+	rng := rand.New(rand.NewSource(10))
+	size := 20*obj + 12345 // chunks of 4 MiB: [12 MiB, 16 MiB) is a hole
+	img := newMem(size)
+	data := extent.Set{{Off: 3 * obj, Len: 2*obj + 7}, {Off: uint64(size) - 100, Len: 100}}
+	fill(img, rng, data...)
+	want := sha256.Sum256(img.data)
+	got, err := Checksum(context.Background(), img, uint64(size), data, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != hex.EncodeToString(want[:]) {
+		t.Fatalf("Checksum = %s, want %x", got, want)
+	}
+	// Holes are not read: only the chunks that touch data are.
+	if reads := img.peak.Load(); reads == 0 {
+		t.Fatal("no read at all")
+	}
+	// Data outside mayHaveData would be missed: the set is a promise.
+	img.data[13*obj] = 1
+	if again, _ := Checksum(context.Background(), img, uint64(size), data, 3); again != got {
+		t.Fatal("a chunk outside mayHaveData was read")
 	}
 }
