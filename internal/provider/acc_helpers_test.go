@@ -42,6 +42,13 @@ resource "cephbackup_incremental" %q {
 `, name, parentRef, srcPool, image, backupPool)
 }
 
+// verified adds verify = true to a resource block written by one of the
+// *Config helpers.
+func verified(block string) string {
+	i := strings.LastIndex(block, "}")
+	return block[:i] + "  verify = true\n" + block[i:]
+}
+
 // checkRestorePointExact compares, with the rbd CLI, the restore point of a
 // backup in state with the source snapshot it was taken from; the restore
 // point's checksum is saved in *sum when sum is not nil.

@@ -22,7 +22,7 @@ func TestAccIncremental_chainIsExactAndSendsOnlyChanges(t *testing.T) {
 
 	base := e.providerBlock() + fullConfig("weekly", img)
 	one := base + incrementalConfig("d1", "cephbackup_full.weekly.id", img)
-	two := one + incrementalConfig("d2", "cephbackup_incremental.d1.id", img)
+	two := one + verified(incrementalConfig("d2", "cephbackup_incremental.d1.id", img))
 	var sumFull, sumD1, sumD2 string
 	// Changes between backups: scattered small writes, an unaligned
 	// discard inside data, and a resize.
@@ -61,6 +61,8 @@ func TestAccIncremental_chainIsExactAndSendsOnlyChanges(t *testing.T) {
 				Config: two,
 				Check: resource.ComposeAggregateTestCheckFunc(
 					e.checkRestorePointExact(t, "cephbackup_incremental.d2", img, &sumD2),
+					resource.TestCheckResourceAttrPtr("cephbackup_incremental.d2", "sha256", &sumD2),
+					resource.TestCheckNoResourceAttr("cephbackup_incremental.d1", "sha256"),
 					e.checkRestorePointSum(t, "cephbackup_incremental.d1", img, &sumD1),
 					e.checkRestorePointSum(t, "cephbackup_full.weekly", img, &sumFull),
 					resource.TestCheckResourceAttr("cephbackup_incremental.d2", "size", fmt.Sprint(48<<20)),

@@ -46,7 +46,7 @@ func TestAccRestore_everyPointOfAChainIntoNewImages(t *testing.T) {
 	c3 := c2 + incrementalConfig("d2", "cephbackup_incremental.d1.id", img)
 	restores := c3 +
 		restoreConfig("r0", "cephbackup_full.w.id", img, img+"-r0", "") +
-		restoreConfig("r1", "cephbackup_incremental.d1.id", img, img+"-r1", "") +
+		verified(restoreConfig("r1", "cephbackup_incremental.d1.id", img, img+"-r1", "")) +
 		restoreConfig("r2", "cephbackup_incremental.d2.id", img, img+"-r2", "delete_target_on_destroy = true")
 	var s0, s1, s2 string
 	resource.Test(t, resource.TestCase{
@@ -85,6 +85,7 @@ func TestAccRestore_everyPointOfAChainIntoNewImages(t *testing.T) {
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkImageSum(t, e.src, img+"-r0", &s0),
 					checkImageSum(t, e.src, img+"-r1", &s1),
+					resource.TestCheckResourceAttrPtr("cephbackup_restore.r1", "sha256", &s1),
 					checkImageSum(t, e.src, img+"-r2", &s2),
 					resource.TestCheckResourceAttr("cephbackup_restore.r0", "size", fmt.Sprint(24<<20)),
 					resource.TestCheckResourceAttr("cephbackup_restore.r2", "size", fmt.Sprint(20<<20)),
