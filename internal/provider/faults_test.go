@@ -1,0 +1,255 @@
+package provider
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+)
+
+// The fault tests drive the real terraform binary with the real provider
+// binary (dev_overrides), so that the whole process group can be killed.
+
+var (
+	providerBinOnce sync.Once
+	providerBinDir  string
+	providerBinErr  error
+)
+
+// providerBinary builds the provider once per test run. The build tags come
+// from GOFLAGS, which the GNUmakefile exports.
+func providerBinary(t *testing.T) string {
+	t.Helper()
+	providerBinOnce.Do(func() {
+		providerBinDir, providerBinErr = os.MkdirTemp("", "cephbackup-provider-")
+		if providerBinErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(providerBinDir, "terraform-provider-cephbackup"), "../..").CombinedOutput()
+		if err != nil {
+			providerBinErr = fmt.Errorf("building the provider: %v\n%s", err, out)
+		}
+	})
+	if providerBinErr != nil {
+		t.Fatal(providerBinErr)
+	}
+	return providerBinDir
+}
+
+// workspace is a terraform working directory using the built provider.
+type workspace struct {
+	t   *testing.T
+	dir string
+	env []string
+}
+
+func newWorkspace(t *testing.T) *workspace {
+	bin := providerBinary(t)
+	dir := t.TempDir()
+	rc := filepath.Join(dir, "cli.tfrc")
+	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/cephbackup/cephbackup\" = %q\n  }\n  direct {}\n}\n", bin)
+	if err := os.WriteFile(rc, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &workspace{t: t, dir: dir, env: append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_LOG=INFO", "TF_LOG_PATH=")}
+}
+
+func (w *workspace) write(config string) {
+	w.t.Helper()
+	const header = "terraform {\n  required_providers {\n    cephbackup = { source = \"cephbackup/cephbackup\" }\n  }\n}\n"
+	if err := os.WriteFile(filepath.Join(w.dir, "main.tf"), []byte(header+config), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *workspace) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Getenv("TF_ACC_TERRAFORM_PATH"), append([]string{"-chdir=" + w.dir}, args...)...)
+	cmd.Env = w.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// run runs terraform to completion and returns its combined output.
+func (w *workspace) run(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := w.command(ctx, args...).CombinedOutput()
+	return string(out), err
+}
+
+func (w *workspace) mustApply() {
+	w.t.Helper()
+	if out, err := w.run("apply", "-auto-approve", "-no-color"); err != nil {
+		w.t.Fatalf("terraform apply: %v\n%s", err, tail(out, 40))
+	}
+}
+
+// applyAndKill starts an apply and SIGKILLs terraform's whole process group
+// (terraform and the provider) at a random point after the provider logs
+// that a transfer started.
+func (w *workspace) applyAndKill(marker string, rng *rand.Rand, within time.Duration) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := w.command(ctx, "apply", "-auto-approve", "-no-color")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	seen := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), marker) {
+				once.Do(func() { close(seen) })
+			}
+		}
+	}()
+	select {
+	case <-seen:
+	case <-time.After(90 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		w.t.Fatalf("the provider never logged %q", marker)
+	}
+	time.Sleep(time.Duration(rng.Int63n(int64(within))))
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		w.t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	w.t.Logf("killed terraform %s after the transfer started", marker)
+}
+
+func (w *workspace) attr(address, key string) string {
+	w.t.Helper()
+	out, err := w.run("state", "show", "-no-color", address)
+	if err != nil {
+		w.t.Fatalf("terraform state show %s: %v\n%s", address, err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	w.t.Fatalf("%s has no %s in:\n%s", address, key, out)
+	return ""
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+func TestAccFaults_killedMidTransferLosesNothing(t *testing.T) {
+	e := newAccEnv(t)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	img := uniqueImage("kill")
+	const size = 384 << 20
+	e.src.CreateImage(t, srcPool, img, size)
+	e.src.WriteRandom(t, srcPool, img, 0, size, 1)
+	w := newWorkspace(t)
+	full := e.providerBlock() + fullConfig("w", img)
+	incr := full + incrementalConfig("d1", "cephbackup_full.w.id", img)
+	restore := incr + restoreConfig("r", "cephbackup_incremental.d1.id", img, img+"-r", "")
+	t.Cleanup(func() {
+		w.write(e.providerBlock())
+		if out, err := w.run("apply", "-auto-approve", "-no-color"); err != nil {
+			t.Errorf("cleanup apply: %v\n%s", err, tail(out, 20))
+		}
+		_, _ = e.src.RBDErr("rm", "--no-progress", srcPool+"/"+img+"-r")
+		if err := e.checkNoBackupsLeft(t, img)(nil); err != nil {
+			t.Error(err)
+		}
+	})
+
+	// Full: killed, then applied again.
+	w.write(full)
+	w.applyAndKill("backup transfer starting", rng, 1500*time.Millisecond)
+	e.checkNoHalfRestorePoint(t, img)
+	w.mustApply()
+	fullSnap := w.attr("cephbackup_full.w", "snapshot")
+	fullSum := e.src.ExportSHA256(t, srcPool+"/"+img+"@"+fullSnap)
+	e.checkPointSum(t, img, fullSnap, fullSum)
+	e.checkNothingOrphaned(t, img, fullSnap)
+
+	// Incremental: a third of the image rewritten, killed, applied again.
+	e.src.WriteRandom(t, srcPool, img, 64<<20, 128<<20, 2)
+	w.write(incr)
+	w.applyAndKill("backup transfer starting", rng, 800*time.Millisecond)
+	e.checkPointSum(t, img, fullSnap, fullSum)
+	w.mustApply()
+	incrSnap := w.attr("cephbackup_incremental.d1", "snapshot")
+	incrSum := e.src.ExportSHA256(t, srcPool+"/"+img+"@"+incrSnap)
+	e.checkPointSum(t, img, incrSnap, incrSum)
+	e.checkPointSum(t, img, fullSnap, fullSum)
+	e.checkNothingOrphaned(t, img, fullSnap, incrSnap)
+
+	// Restore into a new image: killed, applied again without force.
+	w.write(restore)
+	w.applyAndKill("restore transfer starting", rng, 1500*time.Millisecond)
+	w.mustApply()
+	if got := e.src.ExportSHA256(t, srcPool+"/"+img+"-r"); got != incrSum {
+		t.Fatalf("restore after a kill: sha256 %s, want %s", got, incrSum)
+	}
+	e.checkPointSum(t, img, incrSnap, incrSum)
+}
+
+// checkNoHalfRestorePoint: a killed backup never leaves a restore point.
+func (e *accEnv) checkNoHalfRestorePoint(t *testing.T, image string) {
+	t.Helper()
+	name := chain.BackupImageName(image)
+	if e.dst.ImageExists(t, backupPool, name) {
+		if snaps := e.dst.Snapshots(t, backupPool, name); len(snaps) > 0 {
+			t.Fatalf("a killed full backup left restore points %v", snaps)
+		}
+	}
+}
+
+func (e *accEnv) checkPointSum(t *testing.T, image, snap, want string) {
+	t.Helper()
+	if got := e.dst.ExportSHA256(t, backupPool+"/"+chain.BackupImageName(image)+"@"+snap); got != want {
+		t.Fatalf("restore point %s: sha256 %s, want %s", snap, got, want)
+	}
+}
+
+// checkNothingOrphaned: once an apply succeeded, the source keeps only the
+// newest backup snapshot, and the backup image holds exactly the live
+// restore points and their records.
+func (e *accEnv) checkNothingOrphaned(t *testing.T, image string, live ...string) {
+	t.Helper()
+	newest := live[len(live)-1]
+	if snaps := e.src.Snapshots(t, srcPool, image); len(snaps) != 1 || snaps[0] != newest {
+		t.Fatalf("source snapshots %v, want only %s", snaps, newest)
+	}
+	name := chain.BackupImageName(image)
+	if snaps := e.dst.Snapshots(t, backupPool, name); strings.Join(snaps, ",") != strings.Join(live, ",") {
+		t.Fatalf("restore points %v, want %v", snaps, live)
+	}
+	records := 0
+	for _, line := range strings.Split(e.dst.RBD(t, "image-meta", "list", backupPool+"/"+name), "\n") {
+		if strings.HasPrefix(line, "cephbackup.backup.") {
+			records++
+		}
+	}
+	if records != len(live) {
+		t.Fatalf("%d backup records on %s, want %d", records, name, len(live))
+	}
+}
