@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/ceph/go-ceph/rbd"
@@ -71,12 +72,23 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 	if err != nil {
 		return chain.Record{}, err
 	}
-	defer closeImage(dst)
+	// When the backup cluster stops answering, releasing the lock and closing
+	// the image would each wait out the operation timeout: let them finish
+	// in the background and fail now. What is left, the next backup cleans.
+	stuck := false
+	release := func() { closeImage(dst) }
+	defer func() {
+		if stuck {
+			go release()
+		} else {
+			release()
+		}
+	}()
 	unlock, err := e.lock(ctx, dst, writerPatience)
 	if err != nil {
 		return chain.Record{}, err
 	}
-	defer unlock()
+	release = func() { unlock(); closeImage(dst) }
 	if err := claimBackupImage(dst, req.BackupPool, src); err != nil {
 		return chain.Record{}, err
 	}
@@ -126,7 +138,9 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		// Nothing of this backup is a restore point yet: undo what it made.
 		// What cannot be undone now is cleaned by the next backup of the image.
 		_ = removeSnapshot(srcImg, rec.Snapshot)
-		e.forget(dst, id)
+		if stuck = cephconn.Is(err, syscall.ETIMEDOUT); !stuck {
+			e.forget(dst, id)
+		}
 		return rec, err
 	}
 

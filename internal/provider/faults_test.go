@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/testcluster"
 )
 
 // The fault tests drive the real terraform binary with the real provider
@@ -251,5 +252,131 @@ func (e *accEnv) checkNothingOrphaned(t *testing.T, image string, live ...string
 	}
 	if records != len(live) {
 		t.Fatalf("%d backup records on %s, want %d", records, name, len(live))
+	}
+}
+
+// waitForSnapshot polls until a backup snapshot appears on the source image
+// (the transfer starts right after it is taken).
+func (e *accEnv) waitForSnapshot(t *testing.T, image string, done <-chan struct{}) bool {
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-done:
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+		out, err := e.src.RBDErr("snap", "ls", srcPool+"/"+image)
+		if err == nil && strings.Contains(out, "backup.") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAccFaults_backupOSDPausedFailsWithinTimeout(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("pause")
+	const size = 256 << 20
+	e.src.CreateImage(t, srcPool, img, size)
+	e.src.WriteRandom(t, srcPool, img, 0, size, 1)
+	w := newWorkspace(t)
+	provider := strings.Replace(e.providerBlock(), `timeout  = "20s"`, `timeout  = "5s"`, -1)
+	w.write(provider + fullConfig("w", img))
+	t.Cleanup(func() {
+		e.dst.ResumeOSD(t)
+		w.write(e.providerBlock())
+		if out, err := w.run("apply", "-auto-approve", "-no-color"); err != nil {
+			t.Errorf("cleanup apply: %v\n%s", err, tail(out, 20))
+		}
+	})
+
+	done := make(chan struct{})
+	var pausedAt time.Time
+	go func() {
+		if e.waitForSnapshot(t, img, done) {
+			e.dst.PauseOSD(t)
+			pausedAt = time.Now()
+		}
+	}()
+	out, err := w.run("apply", "-auto-approve", "-no-color")
+	close(done)
+	failedAt := time.Now()
+	e.dst.ResumeOSD(t)
+	if pausedAt.IsZero() {
+		t.Fatalf("the OSD was never paused; apply: %v\n%s", err, tail(out, 20))
+	}
+	if err == nil {
+		t.Fatalf("the apply succeeded although the backup cluster's OSD was paused")
+	}
+	if !strings.Contains(out, "timed out") {
+		t.Fatalf("the error does not say it timed out:\n%s", tail(out, 30))
+	}
+	// No hang: a few operation timeouts (5 s each), not the 6 h create timeout.
+	if took := failedAt.Sub(pausedAt); took > 90*time.Second {
+		t.Fatalf("the apply took %s to fail after the OSD was paused", took)
+	}
+	t.Logf("failed %s after the OSD was paused", failedAt.Sub(pausedAt).Round(time.Second))
+
+	// After SIGCONT, applying again succeeds and is exact.
+	w.write(e.providerBlock() + fullConfig("w", img))
+	w.mustApply()
+	snap := w.attr("cephbackup_full.w", "snapshot")
+	e.checkPointSum(t, img, snap, e.src.ExportSHA256(t, srcPool+"/"+img+"@"+snap))
+	e.checkNothingOrphaned(t, img, snap)
+}
+
+func TestAccFaults_sourceMonitorStopped(t *testing.T) {
+	e := newAccEnv(t)
+	lost := testcluster.Start(t, "mon-stopped")
+	key := lost.CreateUser(t, srcUser, "mon", monCaps, "osd", "profile rbd pool=rbd")
+	img := uniqueImage("monstop")
+	lost.CreateImage(t, srcPool, img, 8<<20)
+	lost.WriteRandom(t, srcPool, img, 0, 4<<20, 1)
+	provider := fmt.Sprintf(`
+provider "cephbackup" {
+  cluster        = { mon_host = %q, user = %q, key = %q, timeout = "5s" }
+  backup_cluster = { mon_host = %q, user = %q, key = %q }
+}
+`, lost.MonHost, srcUser, key, e.dst.MonHost, dstUser, e.dstKey)
+	w := newWorkspace(t)
+	w.write(provider + fullConfig("w", img))
+	w.mustApply()
+	snap := w.attr("cephbackup_full.w", "snapshot")
+	sum := e.dst.ExportSHA256(t, backupPool+"/"+chain.BackupImageName(img)+"@"+snap)
+
+	lost.StopDaemons(t)
+	// A new backup fails fast and says why.
+	start := time.Now()
+	w.write(provider + fullConfig("w", img) + incrementalConfig("d1", "cephbackup_full.w.id", img))
+	out, err := w.run("apply", "-auto-approve", "-no-color")
+	if err == nil || !strings.Contains(out, "no answer from") {
+		t.Fatalf("backup with the source monitor stopped: %v\n%s", err, tail(out, 30))
+	}
+	if took := time.Since(start); took > 60*time.Second {
+		t.Fatalf("took %s to fail", took)
+	}
+	// Reading restore points and restoring (here into the backup cluster's
+	// own rbd pool, standing in for a replacement cluster) keep working.
+	recovery := fmt.Sprintf(`
+provider "cephbackup" {
+  cluster        = { mon_host = %q, user = %q, key = %q }
+  backup_cluster = { mon_host = %q, user = %q, key = %q }
+}
+`, e.src.MonHost, srcUser, e.srcKey, e.dst.MonHost, dstUser, e.dstKey)
+	target := img + "-back"
+	w.write(recovery + fullConfig("w", img) + fmt.Sprintf(`
+data "cephbackup_restore_points" "p" {
+  pool        = "rbd"
+  image       = %q
+  backup_pool = "backups"
+}
+`, img) + restoreConfig("r", "data.cephbackup_restore_points.p.restore_points[0].id", img, target, ""))
+	w.mustApply()
+	if got := e.src.ExportSHA256(t, srcPool+"/"+target); got != sum {
+		t.Fatalf("restore with the source monitor stopped: sha256 %s, want %s", got, sum)
+	}
+	e.src.RBD(t, "rm", "--no-progress", srcPool+"/"+target)
+	w.write(recovery)
+	if out, err := w.run("apply", "-auto-approve", "-no-color"); err != nil {
+		t.Fatalf("destroy: %v\n%s", err, tail(out, 20))
 	}
 }
