@@ -63,7 +63,7 @@ provider_installation {
   direct {}
 }
 CLI
-export TF_CLI_CONFIG_FILE=$demo/cli.tfrc TF_IN_AUTOMATION=1
+export TF_CLI_CONFIG_FILE=$demo/cli.tfrc TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 tfvars() { # cluster name, key, weeks JSON, restore
 	cat >"$plan/terraform.tfvars.json" <<JSON
 {
