@@ -32,13 +32,14 @@ var (
 func providerBinary(t *testing.T) string {
 	t.Helper()
 	providerBinOnce.Do(func() {
-		providerBinDir, providerBinErr = os.MkdirTemp("", "cephbackup-provider-")
+		// Shared by every test of the run, removed by TestMain.
+		providerBinDir, providerBinErr = os.MkdirTemp("", "cephbackup-provider-") //nolint:usetesting
 		if providerBinErr != nil {
 			return
 		}
 		out, err := exec.Command("go", "build", "-o", filepath.Join(providerBinDir, "terraform-provider-cephbackup"), "../..").CombinedOutput()
 		if err != nil {
-			providerBinErr = fmt.Errorf("building the provider: %v\n%s", err, out)
+			providerBinErr = fmt.Errorf("building the provider: %w\n%s", err, out)
 		}
 	})
 	if providerBinErr != nil {
@@ -135,7 +136,8 @@ func (w *workspace) applyAndKill(marker string, rng *rand.Rand, within time.Dura
 	w.t.Logf("killed terraform %s after the transfer started", marker)
 }
 
-func (w *workspace) attr(address, key string) string {
+// snapshot is the snapshot attribute of a backup in the workspace's state.
+func (w *workspace) snapshot(address string) string {
 	w.t.Helper()
 	out, err := w.run("state", "show", "-no-color", address)
 	if err != nil {
@@ -143,11 +145,11 @@ func (w *workspace) attr(address, key string) string {
 	}
 	for _, line := range strings.Split(out, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-		if ok && strings.TrimSpace(k) == key {
+		if ok && strings.TrimSpace(k) == "snapshot" {
 			return strings.Trim(strings.TrimSpace(v), `"`)
 		}
 	}
-	w.t.Fatalf("%s has no %s in:\n%s", address, key, out)
+	w.t.Fatalf("%s has no snapshot in:\n%s", address, out)
 	return ""
 }
 
@@ -186,7 +188,7 @@ func TestAccFaults_killedMidTransferLosesNothing(t *testing.T) {
 	w.applyAndKill("backup transfer starting", rng, 1500*time.Millisecond)
 	e.checkNoHalfRestorePoint(t, img)
 	w.mustApply()
-	fullSnap := w.attr("cephbackup_full.w", "snapshot")
+	fullSnap := w.snapshot("cephbackup_full.w")
 	fullSum := e.src.ExportSHA256(t, srcPool+"/"+img+"@"+fullSnap)
 	e.checkPointSum(t, img, fullSnap, fullSum)
 	e.checkNothingOrphaned(t, img, fullSnap)
@@ -197,7 +199,7 @@ func TestAccFaults_killedMidTransferLosesNothing(t *testing.T) {
 	w.applyAndKill("backup transfer starting", rng, 800*time.Millisecond)
 	e.checkPointSum(t, img, fullSnap, fullSum)
 	w.mustApply()
-	incrSnap := w.attr("cephbackup_incremental.d1", "snapshot")
+	incrSnap := w.snapshot("cephbackup_incremental.d1")
 	incrSum := e.src.ExportSHA256(t, srcPool+"/"+img+"@"+incrSnap)
 	e.checkPointSum(t, img, incrSnap, incrSum)
 	e.checkPointSum(t, img, fullSnap, fullSum)
@@ -257,7 +259,7 @@ func (e *accEnv) checkNothingOrphaned(t *testing.T, image string, live ...string
 
 // waitForSnapshot polls until a backup snapshot appears on the source image
 // (the transfer starts right after it is taken).
-func (e *accEnv) waitForSnapshot(t *testing.T, image string, done <-chan struct{}) bool {
+func (e *accEnv) waitForSnapshot(image string, done <-chan struct{}) bool {
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); {
 		select {
 		case <-done:
@@ -279,7 +281,7 @@ func TestAccFaults_backupOSDPausedFailsWithinTimeout(t *testing.T) {
 	e.src.CreateImage(t, srcPool, img, size)
 	e.src.WriteRandom(t, srcPool, img, 0, size, 1)
 	w := newWorkspace(t)
-	provider := strings.Replace(e.providerBlock(), `timeout  = "20s"`, `timeout  = "5s"`, -1)
+	provider := strings.ReplaceAll(e.providerBlock(), `timeout  = "20s"`, `timeout  = "5s"`)
 	w.write(provider + fullConfig("w", img))
 	t.Cleanup(func() {
 		e.dst.ResumeOSD(t)
@@ -292,7 +294,7 @@ func TestAccFaults_backupOSDPausedFailsWithinTimeout(t *testing.T) {
 	done := make(chan struct{})
 	var pausedAt time.Time
 	go func() {
-		if e.waitForSnapshot(t, img, done) {
+		if e.waitForSnapshot(img, done) {
 			e.dst.PauseOSD(t)
 			pausedAt = time.Now()
 		}
@@ -319,7 +321,7 @@ func TestAccFaults_backupOSDPausedFailsWithinTimeout(t *testing.T) {
 	// After SIGCONT, applying again succeeds and is exact.
 	w.write(e.providerBlock() + fullConfig("w", img))
 	w.mustApply()
-	snap := w.attr("cephbackup_full.w", "snapshot")
+	snap := w.snapshot("cephbackup_full.w")
 	e.checkPointSum(t, img, snap, e.src.ExportSHA256(t, srcPool+"/"+img+"@"+snap))
 	e.checkNothingOrphaned(t, img, snap)
 }
@@ -340,7 +342,7 @@ provider "cephbackup" {
 	w := newWorkspace(t)
 	w.write(provider + fullConfig("w", img))
 	w.mustApply()
-	snap := w.attr("cephbackup_full.w", "snapshot")
+	snap := w.snapshot("cephbackup_full.w")
 	sum := e.dst.ExportSHA256(t, backupPool+"/"+chain.BackupImageName(img)+"@"+snap)
 
 	lost.StopDaemons(t)

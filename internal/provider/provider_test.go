@@ -15,6 +15,14 @@ import (
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/testcluster"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if providerBinDir != "" {
+		_ = os.RemoveAll(providerBinDir)
+	}
+	os.Exit(code)
+}
+
 var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
 	"cephbackup": providerserver.NewProtocol6WithError(New("test")()),
 }
