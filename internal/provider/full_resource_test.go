@@ -150,3 +150,33 @@ func between(lo, hi int64) resource.CheckResourceAttrWithFunc {
 		return nil
 	}
 }
+
+// A clone reads part of its data through from its parent: the backup holds
+// all of it.
+func TestAccFull_cloneIncludesParentData(t *testing.T) {
+	e := newAccEnv(t)
+	parent, clone := uniqueImage("parent"), uniqueImage("clone")
+	e.src.CreateImage(t, srcPool, parent, 16<<20)
+	e.src.WriteRandom(t, srcPool, parent, 0, 12<<20, 1)
+	e.src.Snap(t, srcPool, parent, "gold")
+	e.src.RBD(t, "snap", "protect", srcPool+"/"+parent+"@gold")
+	e.src.RBD(t, "clone", srcPool+"/"+parent+"@gold", srcPool+"/"+clone)
+	e.src.WriteRandom(t, srcPool, clone, 4<<20, 1<<20, 2)
+	t.Cleanup(func() {
+		_, _ = e.src.RBDErr("rm", "--no-progress", srcPool+"/"+clone)
+		_, _ = e.src.RBDErr("snap", "unprotect", srcPool+"/"+parent+"@gold")
+		_, _ = e.src.RBDErr("snap", "purge", "--no-progress", srcPool+"/"+parent)
+		_, _ = e.src.RBDErr("rm", "--no-progress", srcPool+"/"+parent)
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, clone),
+		Steps: []resource.TestStep{{
+			Config: e.providerBlock() + fullConfig("c", clone),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				e.checkRestorePointExact(t, "cephbackup_full.c", clone, nil),
+				resource.TestCheckResourceAttrWith("cephbackup_full.c", "transferred_bytes", between(12<<20, 13<<20)),
+			),
+		}},
+	})
+}

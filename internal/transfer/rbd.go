@@ -55,6 +55,9 @@ func diff(img *rbd.Image, from string, within extent.Extent, wholeObject bool) (
 		SnapName: from,
 		Offset:   within.Off,
 		Length:   within.Len,
+		// A clone's data includes what it reads through from its parent, as
+		// `rbd export-diff` counts it.
+		IncludeParent: rbd.IncludeParent,
 		Callback: func(off, length uint64, exists int, _ interface{}) int {
 			if exists != 0 {
 				d = append(d, extent.Extent{Off: off, Len: length})
