@@ -91,3 +91,38 @@ func (e *Engine) RestorePoints(ctx context.Context, pool, image, backupPool stri
 	}
 	return out, nil
 }
+
+// FieldError is an input that names something that does not exist.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// CheckBackupInputs verifies, before any change, that the source pool and
+// image and the backup pool exist. Failures to reach a cluster are returned
+// as they are.
+func (e *Engine) CheckBackupInputs(ctx context.Context, pool, image, backupPool string) error {
+	if _, err := e.SourceCluster.IOContext(ctx, pool); err != nil {
+		if IsNotFound(err) {
+			return &FieldError{Field: "pool", Err: err}
+		}
+		return err
+	}
+	exists, err := e.ImageExists(ctx, pool, image)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return &FieldError{Field: "image", Err: &cephconn.Error{What: fmt.Sprintf("image %s on %s", spec(pool, image), e.SourceCluster.Name()), Err: rbd.ErrNotFound}}
+	}
+	if _, err := e.BackupCluster.IOContext(ctx, backupPool); err != nil {
+		if IsNotFound(err) {
+			return &FieldError{Field: "backup_pool", Err: err}
+		}
+		return err
+	}
+	return nil
+}

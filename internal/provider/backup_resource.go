@@ -127,14 +127,28 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 }
 
 func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	// Only a new incremental has something to check that the schema cannot:
-	// that its parent is a restore point of the same image.
-	if r.kind != chain.Incremental || req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.engine == nil {
+	// A new backup's names are checked against the clusters at plan time,
+	// so a typo fails the plan instead of the apply.
+	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.engine == nil {
 		return
 	}
 	var plan incrementalModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.ParentID.IsUnknown() || plan.Image.IsUnknown() || plan.BackupPool.IsUnknown() || plan.Pool.IsUnknown() {
+	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Image.IsUnknown() || plan.BackupPool.IsUnknown() || plan.Pool.IsUnknown() {
+		return
+	}
+	err := r.engine.CheckBackupInputs(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
+	var missing *engine.FieldError
+	switch {
+	case errors.As(err, &missing):
+		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Not found on the cluster",
+			missing.Error()+". Check the name and which cluster it is on (pool and image: cluster; backup_pool: backup_cluster).")
+		return
+	case err != nil:
+		resp.Diagnostics.AddError("Cannot plan the backup", err.Error())
+		return
+	}
+	if r.kind != chain.Incremental || plan.ParentID.IsUnknown() {
 		return
 	}
 	parent, err := r.engine.GetBackup(ctx, plan.BackupPool.ValueString(), plan.Image.ValueString(), plan.ParentID.ValueString())

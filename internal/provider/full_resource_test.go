@@ -130,7 +130,8 @@ provider "cephbackup" {
 		t.Run(s.name, func(t *testing.T) {
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: s.config, ExpectError: s.want}},
+				// Every one of these is caught at plan time.
+				Steps: []resource.TestStep{{Config: s.config, ExpectError: s.want, PlanOnly: true}},
 			})
 			e.checkUntouched(t, img)
 		})
