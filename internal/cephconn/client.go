@@ -39,10 +39,21 @@ func (c *Client) Timeout() time.Duration { return c.cfg.Timeout }
 
 // Conn returns the connection, connecting first if needed. The outcome of the
 // first attempt, good or bad, is kept: a cluster that was unreachable once
-// during a run fails every later use fast instead of waiting again.
+// during a run fails every later use fast instead of waiting again. The
+// attempt is bounded by the configured timeout, not by the first caller's
+// context: it is shared, and one caller giving up must not fail the others.
 func (c *Client) Conn(ctx context.Context) (*rados.Conn, error) {
-	c.once.Do(func() { c.conn, c.fsid, c.err = c.connect(ctx) })
-	return c.conn, c.err
+	done := make(chan struct{})
+	go func() {
+		c.once.Do(func() { c.conn, c.fsid, c.err = c.connect() })
+		close(done)
+	}()
+	select {
+	case <-done:
+		return c.conn, c.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connecting to %s: %w", c.name, ctx.Err())
+	}
 }
 
 // FSID is the cluster's fsid.
@@ -102,7 +113,7 @@ func clientOptions(timeout time.Duration) map[string]string {
 	}
 }
 
-func (c *Client) connect(ctx context.Context) (*rados.Conn, string, error) {
+func (c *Client) connect() (*rados.Conn, string, error) {
 	fail := func(format string, args ...any) (*rados.Conn, string, error) {
 		return nil, "", fmt.Errorf("connecting to %s: "+format, append([]any{c.name}, args...)...)
 	}
@@ -146,8 +157,6 @@ func (c *Client) connect(ctx context.Context) (*rados.Conn, string, error) {
 	defer guard.Stop()
 	select {
 	case err = <-done:
-	case <-ctx.Done():
-		return fail("%v", ctx.Err())
 	case <-guard.C:
 		return fail("no answer from the monitors within %s", c.cfg.Timeout)
 	}
