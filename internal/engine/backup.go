@@ -235,26 +235,32 @@ func (e *Engine) run(ctx context.Context, src *rbd.Image, dst *rbd.Image, plan t
 	if st, err := dst.Stat(); err == nil {
 		opts.ObjectSize = st.Obj_size
 	}
+	// Numbers go out as strings: log fields cross the plugin boundary as
+	// JSON, where large integers would print as 1.073741824e+09.
 	opts.Progress = func(p transfer.Progress) {
 		e.log().Info(ctx, op+" progress", map[string]any{
-			"snapshot": snap, "bytes_done": p.Done, "bytes_total": p.Total,
+			"snapshot": snap, "bytes_done": byteCount(p.Done), "bytes_total": byteCount(p.Total),
 			"percent": fmt.Sprintf("%.1f", p.Percent()), "mib_per_s": fmt.Sprintf("%.1f", p.Rate()/(1<<20)),
 			"eta": p.ETA().Round(time.Second).String(),
 		})
 	}
 	e.log().Info(ctx, op+" transfer starting", map[string]any{
-		"snapshot": snap, "copy_bytes": plan.Copy.Bytes(), "zero_bytes": plan.Zero.Bytes(),
+		"snapshot": snap, "copy_bytes": byteCount(plan.Copy.Bytes()), "zero_bytes": byteCount(plan.Zero.Bytes()),
 	})
 	stats, err := transfer.Run(ctx, src, transfer.ImageSink{Image: dst}, plan, opts)
 	if err != nil {
 		return stats, fmt.Errorf("%s of %s interrupted: %w", op, snap, err)
 	}
 	e.log().Info(ctx, op+" transfer done", map[string]any{
-		"snapshot": snap, "written_bytes": stats.WrittenBytes, "zeroed_bytes": stats.ZeroedBytes,
-		"read_bytes": stats.ReadBytes, "seconds": stats.Duration.Seconds(),
+		"snapshot": snap, "written_bytes": byteCount(stats.WrittenBytes), "zeroed_bytes": byteCount(stats.ZeroedBytes),
+		"read_bytes": byteCount(stats.ReadBytes), "seconds": fmt.Sprintf("%.2f", stats.Duration.Seconds()),
+		"mib_per_s": fmt.Sprintf("%.1f", float64(stats.ReadBytes)/(1<<20)/max(stats.Duration.Seconds(), 1e-9)),
 	})
 	return stats, nil
 }
+
+// byteCount formats a byte count exactly, with its size in MiB for people.
+func byteCount(n uint64) string { return fmt.Sprintf("%d (%.1f MiB)", n, float64(n)/(1<<20)) }
 
 func resize(img *rbd.Image, size uint64) error {
 	cur, err := img.GetSize()
