@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -132,7 +131,7 @@ func wrongKey(t *testing.T) string {
 // operator's script would be, working as client.admin on both clusters.
 func (e *accEnv) adminEngine() *engine.Engine {
 	client := func(name string, c *testcluster.Cluster) *cephconn.Client {
-		return cephconn.NewClient(name, cephconn.Config{ConfigFile: c.ConfFile, User: "admin", Keyring: c.AdminKeyring, Timeout: 20 * time.Second})
+		return cephconn.NewClient(name, c.AdminConfig())
 	}
 	return &engine.Engine{SourceCluster: client("cluster", e.src), BackupCluster: client("backup_cluster", e.dst)}
 }

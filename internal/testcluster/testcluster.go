@@ -23,6 +23,8 @@ import (
 
 	"github.com/ceph/go-ceph/rados"
 	"github.com/ceph/go-ceph/rbd"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 )
 
 // DirEnv names the directory where `make testacc` started the clusters.
@@ -266,6 +268,12 @@ func (c *Cluster) StopDaemons(t testing.TB) { c.closeConn(); c.script(t, "stop-d
 // PauseOSD freezes the OSD (SIGSTOP); ResumeOSD thaws it.
 func (c *Cluster) PauseOSD(t testing.TB)  { c.script(t, "pause") }
 func (c *Cluster) ResumeOSD(t testing.TB) { c.script(t, "resume") }
+
+// AdminConfig is how the provider's engine reaches this cluster as
+// client.admin, for tests that work outside Terraform.
+func (c *Cluster) AdminConfig() cephconn.Config {
+	return cephconn.Config{ConfigFile: c.ConfFile, User: "admin", Keyring: c.AdminKeyring, Timeout: 30 * time.Second}
+}
 
 // admin returns a cached go-ceph connection as client.admin. Discards zero
 // even small unaligned ranges (rbd_skip_partial_discard=false).
