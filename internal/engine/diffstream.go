@@ -81,10 +81,18 @@ func (e *Engine) ExportDiff(ctx context.Context, req ExportRequest, w io.Writer)
 			if n, err := point.ReadAt(p, int64(off)); n != len(p) {
 				return res, fmt.Errorf("reading %s@%s at %d: %w", point.GetName(), rec.Snapshot, off, err)
 			}
-			if err := enc.WriteData(off, p); err != nil {
-				return res, err
+			for _, run := range transfer.ZeroRuns(p) {
+				at, part := off+uint64(run.Start), p[run.Start:run.End]
+				if run.Zero {
+					err = enc.WriteZero(at, uint64(len(part)))
+				} else {
+					err = enc.WriteData(at, part)
+					res.DataBytes += uint64(len(part))
+				}
+				if err != nil {
+					return res, err
+				}
 			}
-			res.DataBytes += uint64(len(p))
 		}
 	}
 	if err := enc.Close(); err != nil {

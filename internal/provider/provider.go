@@ -167,7 +167,7 @@ func (p *cephbackupProvider) Configure(ctx context.Context, req provider.Configu
 }
 
 func (p *cephbackupProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewFullResource, NewIncrementalResource, NewRestoreResource}
+	return []func() resource.Resource{NewFullResource, NewIncrementalResource, NewRestoreResource, NewDiffFileResource}
 }
 
 func (p *cephbackupProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -235,53 +235,56 @@ func (w worker) copy(buf []byte, off uint64) error {
 		return fmt.Errorf("short read of %d bytes at offset %d: got %d", len(buf), off, n)
 	}
 	atomic.AddUint64(&w.stats.ReadBytes, uint64(n))
-	for _, r := range runs(buf) {
-		at := off + uint64(r.start)
-		if r.zero {
+	for _, r := range ZeroRuns(buf) {
+		at := off + uint64(r.Start)
+		if r.Zero {
 			if w.targetHasData {
-				if err := w.zero(at, uint64(r.end-r.start)); err != nil {
+				if err := w.zero(at, uint64(r.End-r.Start)); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		if _, err := w.dst.WriteAt(buf[r.start:r.end], int64(at)); err != nil {
-			return fmt.Errorf("writing %d bytes at offset %d: %w", r.end-r.start, at, err)
+		if _, err := w.dst.WriteAt(buf[r.Start:r.End], int64(at)); err != nil {
+			return fmt.Errorf("writing %d bytes at offset %d: %w", r.End-r.Start, at, err)
 		}
-		atomic.AddUint64(&w.stats.WrittenBytes, uint64(r.end-r.start))
+		atomic.AddUint64(&w.stats.WrittenBytes, uint64(r.End-r.Start))
 	}
 	return nil
 }
 
-type run struct {
-	start, end int
-	zero       bool
+// Span is a range [Start, End) of a buffer that is all zeros or holds data.
+type Span struct {
+	Start, End int
+	Zero       bool
 }
 
 var zeros = make([]byte, zeroBlock)
 
-// runs splits buf into alternating data and zero runs; zero runs shorter than
-// minZeroRun between data are folded into the data.
-func runs(buf []byte) []run {
-	var out []run
+// ZeroRuns splits buf into alternating data and zero runs, so zeros can be
+// sent as zero operations. librbd reports zeroed ranges inside existing
+// objects as changed data, so this is where they are found. Zero runs
+// shorter than 64 KiB between data are folded into the data.
+func ZeroRuns(buf []byte) []Span {
+	var out []Span
 	for i := 0; i < len(buf); i += zeroBlock {
 		end := min(i+zeroBlock, len(buf))
 		z := bytes.Equal(buf[i:end], zeros[:end-i])
-		if n := len(out); n > 0 && out[n-1].zero == z {
-			out[n-1].end = end
+		if n := len(out); n > 0 && out[n-1].Zero == z {
+			out[n-1].End = end
 			continue
 		}
-		out = append(out, run{i, end, z})
+		out = append(out, Span{i, end, z})
 	}
 	// Fold short inner zero runs into their neighbours.
 	merged := out[:0]
 	for i, r := range out {
-		short := r.zero && r.end-r.start < minZeroRun && i > 0 && i < len(out)-1
+		short := r.Zero && r.End-r.Start < minZeroRun && i > 0 && i < len(out)-1
 		if short {
-			r.zero = false
+			r.Zero = false
 		}
-		if n := len(merged); n > 0 && merged[n-1].zero == r.zero {
-			merged[n-1].end = r.end
+		if n := len(merged); n > 0 && merged[n-1].Zero == r.Zero {
+			merged[n-1].End = r.End
 			continue
 		}
 		merged = append(merged, r)

@@ -177,8 +177,8 @@ func TestRunsFoldShortZeroGaps(t *testing.T) {
 	buf[0] = 1                 // data in block 0
 	buf[8<<10] = 1             // a 4 KiB gap, then data: folded
 	buf[(8<<10)+(100<<10)] = 1 // a ~96 KiB gap: kept as zero
-	rs := runs(buf)
-	if len(rs) != 4 || rs[0].zero || !rs[1].zero || rs[2].zero || !rs[3].zero {
+	rs := ZeroRuns(buf)
+	if len(rs) != 4 || rs[0].Zero || !rs[1].Zero || rs[2].Zero || !rs[3].Zero {
 		t.Fatalf("runs = %+v", rs)
 	}
 }
