@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,9 +99,11 @@ func (w *workspace) mustApply() {
 }
 
 // applyAndKill starts an apply and SIGKILLs terraform's whole process group
-// (terraform and the provider) at a random point after the provider logs
-// that a transfer started.
-func (w *workspace) applyAndKill(marker string, rng *rand.Rand, within time.Duration) {
+// (terraform and the provider) at a random point of the copy: when the
+// provider logs that the op ("backup" or "restore") reached a random tenth
+// between 10% and 70%, so the kill lands mid-transfer however fast the
+// machine is.
+func (w *workspace) applyAndKill(op string, rng *rand.Rand) {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -111,29 +115,32 @@ func (w *workspace) applyAndKill(marker string, rng *rand.Rand, within time.Dura
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}
-	seen := make(chan struct{})
+	at := float64(10 * (1 + rng.Intn(7)))
+	percent := regexp.MustCompile(regexp.QuoteMeta(op) + ` progress: .*percent="?([0-9.]+)`)
+	reached := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		once := sync.Once{}
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), marker) {
-				once.Do(func() { close(seen) })
+			if m := percent.FindStringSubmatch(sc.Text()); m != nil {
+				if p, _ := strconv.ParseFloat(m[1], 64); p >= at {
+					once.Do(func() { reached <- m[1] })
+				}
 			}
 		}
 	}()
 	select {
-	case <-seen:
+	case p := <-reached:
+		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+			w.t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		w.t.Logf("killed terraform when the %s was %s%% done", op, p)
 	case <-time.After(90 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		w.t.Fatalf("the provider never logged %q", marker)
+		w.t.Fatalf("the provider never logged %s progress of %.0f%%", op, at)
 	}
-	time.Sleep(time.Duration(rng.Int63n(int64(within))))
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		w.t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	w.t.Logf("killed terraform %s after the transfer started", marker)
 }
 
 // snapshot is the snapshot attribute of a backup in the workspace's state.
@@ -185,7 +192,7 @@ func TestAccFaults_killedMidTransferLosesNothing(t *testing.T) {
 
 	// Full: killed, then applied again.
 	w.write(full)
-	w.applyAndKill("backup transfer starting", rng, 1500*time.Millisecond)
+	w.applyAndKill("backup", rng)
 	e.checkNoHalfRestorePoint(t, img)
 	w.mustApply()
 	fullSnap := w.snapshot("cephbackup_full.w")
@@ -196,7 +203,10 @@ func TestAccFaults_killedMidTransferLosesNothing(t *testing.T) {
 	// Incremental: a third of the image rewritten, killed, applied again.
 	e.src.WriteRandom(t, srcPool, img, 64<<20, 128<<20, 2)
 	w.write(incr)
-	w.applyAndKill("backup transfer starting", rng, 800*time.Millisecond)
+	w.applyAndKill("backup", rng)
+	if snaps := e.dst.Snapshots(t, backupPool, chain.BackupImageName(img)); len(snaps) != 1 || snaps[0] != fullSnap {
+		t.Fatalf("a killed incremental left restore points %v, want only %s", snaps, fullSnap)
+	}
 	e.checkPointSum(t, img, fullSnap, fullSum)
 	w.mustApply()
 	incrSnap := w.snapshot("cephbackup_incremental.d1")
@@ -207,7 +217,7 @@ func TestAccFaults_killedMidTransferLosesNothing(t *testing.T) {
 
 	// Restore into a new image: killed, applied again without force.
 	w.write(restore)
-	w.applyAndKill("restore transfer starting", rng, 1500*time.Millisecond)
+	w.applyAndKill("restore", rng)
 	w.mustApply()
 	if got := e.src.ExportSHA256(t, srcPool+"/"+img+"-r"); got != incrSum {
 		t.Fatalf("restore after a kill: sha256 %s, want %s", got, incrSum)

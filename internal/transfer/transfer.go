@@ -62,7 +62,8 @@ type Options struct {
 	Progress      func(Progress)
 }
 
-// Progress is reported periodically while a run goes on.
+// Progress is reported at every tenth of the work and every ProgressEvery
+// while a run goes on, and once at the end.
 type Progress struct {
 	Done, Total uint64
 	Elapsed     time.Duration
@@ -144,6 +145,7 @@ func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options
 	total := plan.Bytes()
 
 	jobs := make(chan job)
+	milestone := make(chan struct{}, 1)
 	go func() {
 		defer close(jobs)
 		feed := func(set extent.Set, zeroOnly bool) bool {
@@ -179,14 +181,23 @@ func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options
 					cancel(err)
 					return
 				}
-				done.Add(j.Len)
+				if d := done.Add(j.Len); total > 0 && (d-j.Len)*10/total < d*10/total && d < total {
+					select { // a tenth crossed; the reporter may still be busy with the last one
+					case milestone <- struct{}{}:
+					default:
+					}
+				}
 			}
 		}()
 	}
 
 	finished := make(chan struct{})
-	if opts.Progress != nil {
+	reporterGone := make(chan struct{})
+	if opts.Progress == nil {
+		close(reporterGone)
+	} else {
 		go func() {
+			defer close(reporterGone)
 			tick := time.NewTicker(opts.ProgressEvery)
 			defer tick.Stop()
 			for {
@@ -195,12 +206,15 @@ func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options
 					return
 				case <-tick.C:
 					opts.Progress(Progress{Done: done.Load(), Total: total, Elapsed: time.Since(start)})
+				case <-milestone:
+					opts.Progress(Progress{Done: done.Load(), Total: total, Elapsed: time.Since(start)})
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	close(finished)
+	<-reporterGone // the final report comes last, never concurrently
 	stats.Duration = time.Since(start)
 	if err := context.Cause(ctx); err != nil {
 		return stats, err

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
 )
@@ -169,6 +170,35 @@ func TestProgressIsReported(t *testing.T) {
 	}
 	if last.Done != uint64(size) || last.Total != uint64(size) || last.Percent() != 100 {
 		t.Fatalf("final progress = %+v", last)
+	}
+}
+
+type slowSink struct{ *memImage }
+
+func (s slowSink) WriteAt(p []byte, off int64) (int, error) {
+	time.Sleep(5 * time.Millisecond)
+	return s.memImage.WriteAt(p, off)
+}
+
+// Every tenth is reported while the run goes on, long before the time tick,
+// so that TF_LOG=INFO shows a short transfer moving too.
+func TestProgressReportsEveryTenth(t *testing.T) {
+	size := 20 * obj
+	src := newMem(size)
+	fill(src, rand.New(rand.NewSource(3)), extent.Extent{Off: 0, Len: uint64(size)})
+	var seen []float64
+	_, err := Run(context.Background(), src, slowSink{newMem(size)}, Plan{Copy: extent.Set{{Off: 0, Len: uint64(size)}}},
+		Options{ObjectSize: obj, Parallelism: 1, ProgressEvery: time.Hour, Progress: func(p Progress) { seen = append(seen, p.Percent()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 10 || seen[9] != 100 {
+		t.Fatalf("progress reports at %v%%, want one per tenth and 100%% last", seen)
+	}
+	for i := 0; i < 9; i++ {
+		if seen[i] < float64(10*(i+1)) || seen[i] >= float64(10*(i+2)) {
+			t.Fatalf("report %d at %.1f%%, want within the %d0s: all %v", i, seen[i], i+1, seen)
+		}
 	}
 }
 
