@@ -1,0 +1,425 @@
+// Command benchmark measures the transfer engine on two local clusters and
+// prints each figure with its target and PASS or MISS: `make bench`.
+// Figures, not assertions: nothing here fails a test suite.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ceph/go-ceph/rados"
+	"github.com/ceph/go-ceph/rbd"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
+)
+
+const (
+	mib = int64(1) << 20
+	gib = int64(1) << 30
+)
+
+type cluster struct{ name, conf, keyring, monHost string }
+
+func (c cluster) rbd(args ...string) (string, error) {
+	out, err := exec.Command("rbd", append([]string{"-c", c.conf, "--id", "admin", "--keyring", c.keyring}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("rbd %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+func (c cluster) config() cephconn.Config {
+	return cephconn.Config{ConfigFile: c.conf, User: "admin", Keyring: c.keyring, Timeout: 60 * time.Second}
+}
+
+type bench struct {
+	src, dst cluster
+	eng      *engine.Engine
+	conn     *rados.Conn // admin on the source, for writing test data
+	quick    bool
+	rows     [][]string
+}
+
+func main() {
+	quick := flag.Bool("quick", false, "smaller images, for a fast smoke run")
+	child := flag.String("child-backup", "", "internal: take one full backup of this image and exit (for the RSS figure)")
+	dir := flag.String("clusters", "", "internal: cluster directory of the parent run")
+	flag.Parse()
+	if *child != "" {
+		os.Exit(childBackup(*dir, *child))
+	}
+	if err := run(*quick); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmark:", err)
+		os.Exit(1)
+	}
+}
+
+func harness() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "testcluster", "testcluster.sh")
+}
+
+func loadCluster(dir, name string) cluster {
+	env := map[string]string{}
+	b, _ := os.ReadFile(filepath.Join(dir, name, "env"))
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			env[k] = v
+		}
+	}
+	return cluster{name: name, conf: env["CEPH_CONF"], keyring: env["CEPH_KEYRING"], monHost: env["MON_HOST"]}
+}
+
+func newEngine(src, dst cluster) *engine.Engine {
+	return &engine.Engine{
+		SourceCluster: cephconn.NewClient("cluster", src.config()),
+		BackupCluster: cephconn.NewClient("backup_cluster", dst.config()),
+	}
+}
+
+func run(quick bool) error {
+	dir, err := os.MkdirTemp("", "cephbackup-bench-")
+	if err != nil {
+		return err
+	}
+	stop := func() { _ = exec.Command(harness(), "stop", dir).Run(); _ = os.RemoveAll(dir) }
+	defer stop()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() { <-sig; stop(); os.Exit(130) }()
+
+	fmt.Println("starting two clusters ...")
+	cmd := exec.Command(harness(), "start", dir, "source", "backup")
+	cmd.Env = append(os.Environ(), "TESTCLUSTER_MEMSTORE_BYTES="+fmt.Sprint(16*gib))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("starting clusters: %w\n%s", err, out)
+	}
+	b := &bench{src: loadCluster(dir, "source"), dst: loadCluster(dir, "backup"), quick: quick}
+	b.eng = newEngine(b.src, b.dst)
+	if b.conn, err = rados.NewConnWithUser("admin"); err != nil {
+		return err
+	}
+	if err := b.conn.ReadConfigFile(b.src.conf); err != nil {
+		return err
+	}
+	if err := b.conn.Connect(); err != nil {
+		return err
+	}
+	defer b.conn.Shutdown()
+
+	steps := []func() error{b.fullVersusPipe, b.incremental, b.sparse, func() error { return b.rss(dir) }, b.refresh}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	b.print()
+	return nil
+}
+
+func (b *bench) size(full, quick int64) int64 {
+	if b.quick {
+		return quick
+	}
+	return full
+}
+
+func (b *bench) record(figure, measured, target string, pass bool) {
+	verdict := "MISS"
+	if pass {
+		verdict = "PASS"
+	}
+	b.rows = append(b.rows, []string{figure, measured, target, verdict})
+	fmt.Printf("  %s: %s (target %s) %s\n", figure, measured, target, verdict)
+}
+
+// image creates pool/name and writes random data at the given extents.
+func (b *bench) image(name string, size int64, data ...extent.Extent) error {
+	if _, err := b.src.rbd("create", "--size", fmt.Sprintf("%dB", size), "rbd/"+name); err != nil {
+		return err
+	}
+	ioctx, err := b.conn.OpenIOContext("rbd")
+	if err != nil {
+		return err
+	}
+	defer ioctx.Destroy()
+	img, err := rbd.OpenImage(ioctx, name, rbd.NoSnapshot)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	rng := rand.New(rand.NewSource(size))
+	buf := make([]byte, 4*mib)
+	for _, e := range data {
+		for off := e.Off; off < e.End(); {
+			n := min(uint64(len(buf)), e.End()-off)
+			rng.Read(buf[:n])
+			if _, err := img.WriteAt(buf[:n], int64(off)); err != nil {
+				return err
+			}
+			off += n
+		}
+	}
+	return nil
+}
+
+func (b *bench) removeSource(name string) {
+	_, _ = b.src.rbd("snap", "purge", "--no-progress", "rbd/"+name)
+	_, _ = b.src.rbd("rm", "--no-progress", "rbd/"+name)
+}
+
+// backup times a full or incremental backup with the engine.
+func (b *bench) backup(name, parent string) (time.Duration, chain.Record, error) {
+	start := time.Now()
+	rec, err := b.eng.Backup(context.Background(), engine.BackupRequest{Pool: "rbd", Image: name, BackupPool: "backups", ParentID: parent}, nil)
+	return time.Since(start), rec, err
+}
+
+// forget deletes every backup of name, newest first.
+func (b *bench) forget(name string, recs ...chain.Record) error {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if _, err := b.eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: "backups", Pool: "rbd", Image: name, ID: recs[i].ID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func rate(bytes int64, d time.Duration) float64 { return float64(bytes) / float64(mib) / d.Seconds() }
+
+// 1 and 2: a full backup of random data, engine against the rbd pipe, and the
+// backup cluster's own write ceiling.
+func (b *bench) fullVersusPipe() error {
+	size := b.size(gib, 128*mib)
+	fmt.Printf("full backup of %d MiB of random data, engine vs rbd export-diff | rbd import-diff ...\n", size/mib)
+	if err := b.image("full", size, extent.Extent{Off: 0, Len: uint64(size)}); err != nil {
+		return err
+	}
+	defer b.removeSource("full")
+	if _, err := b.src.rbd("snap", "create", "--no-progress", "rbd/full@pipe"); err != nil {
+		return err
+	}
+	var engineTimes, pipeTimes []time.Duration
+	for i := range 3 {
+		for _, engineFirst := range []bool{i%2 == 0, i%2 != 0} {
+			if engineFirst {
+				d, rec, err := b.backup("full", "")
+				if err != nil {
+					return err
+				}
+				engineTimes = append(engineTimes, d)
+				if err := b.forget("full", rec); err != nil {
+					return err
+				}
+				continue
+			}
+			target := fmt.Sprintf("backups/pipe%d", i)
+			if _, err := b.dst.rbd("create", "--size", fmt.Sprintf("%dB", size), target); err != nil {
+				return err
+			}
+			start := time.Now()
+			pipe := fmt.Sprintf("rbd -c %s --id admin --keyring %s export-diff --no-progress rbd/full@pipe - | rbd -c %s --id admin --keyring %s import-diff --no-progress - %s",
+				b.src.conf, b.src.keyring, b.dst.conf, b.dst.keyring, target)
+			if out, err := exec.Command("bash", "-o", "pipefail", "-c", pipe).CombinedOutput(); err != nil {
+				return fmt.Errorf("rbd pipe: %w: %s", err, out)
+			}
+			pipeTimes = append(pipeTimes, time.Since(start))
+			_, _ = b.dst.rbd("snap", "purge", "--no-progress", target)
+			_, _ = b.dst.rbd("rm", "--no-progress", target)
+		}
+	}
+	e, p := median(engineTimes), median(pipeTimes)
+	b.record(fmt.Sprintf("1. full backup %d MiB: engine vs rbd pipe (median of 3)", size/mib),
+		fmt.Sprintf("%.2fs vs %.2fs = %.2fx (%.0f vs %.0f MiB/s)", e.Seconds(), p.Seconds(), p.Seconds()/e.Seconds(), rate(size, e), rate(size, p)),
+		">= 1.30x", p.Seconds()/e.Seconds() >= 1.3)
+
+	if _, err := b.dst.rbd("create", "--size", fmt.Sprintf("%dB", size), "backups/ceiling"); err != nil {
+		return err
+	}
+	out, err := b.dst.rbd("bench", "--io-type", "write", "--io-size", "4M", "--io-threads", "16", "--io-total", fmt.Sprintf("%dB", size), "backups/ceiling")
+	_, _ = b.dst.rbd("rm", "--no-progress", "backups/ceiling")
+	if err != nil {
+		return err
+	}
+	ceiling, err := benchRate(out)
+	if err != nil {
+		return err
+	}
+	engineRate := rate(size, e)
+	b.record("2. engine full backup vs rbd bench write ceiling (4M, 16 threads)",
+		fmt.Sprintf("%.0f of %.0f MiB/s = %.0f%%", engineRate, ceiling, 100*engineRate/ceiling), ">= 85%", engineRate >= 0.85*ceiling)
+	return nil
+}
+
+// benchRate reads the bytes/sec of rbd bench's summary line, in MiB/s.
+func benchRate(out string) (float64, error) {
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "elapsed:") {
+			continue
+		}
+		fields := strings.Fields(line)
+		for i, f := range fields {
+			if f == "bytes/sec:" && i+2 < len(fields) {
+				var v float64
+				if _, err := fmt.Sscan(fields[i+1], &v); err != nil {
+					return 0, err
+				}
+				unit := map[string]float64{"B/s": 1.0 / float64(mib), "KiB/s": 1.0 / 1024, "MiB/s": 1, "GiB/s": 1024}[fields[i+2]]
+				return v * unit, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("no summary line in rbd bench output:\n%s", out)
+}
+
+// 3: an incremental after changing 1% of the image.
+func (b *bench) incremental() error {
+	size := b.size(4*gib, 512*mib)
+	fmt.Printf("incremental after changing 1%% of a %d MiB image ...\n", size/mib)
+	if err := b.image("incr", size, extent.Extent{Off: 0, Len: uint64(size)}); err != nil {
+		return err
+	}
+	defer b.removeSource("incr")
+	fullTime, full, err := b.backup("incr", "")
+	if err != nil {
+		return err
+	}
+	// Scattered writes of 4 to 64 KiB until 1% of the image has changed.
+	rng := rand.New(rand.NewSource(42))
+	var changed extent.Set
+	var writes []extent.Extent
+	for changed.Bytes() < uint64(size/100) {
+		n := uint64(4<<10) << rng.Intn(5)
+		off := uint64(rng.Int63n(size-int64(n))) &^ 4095
+		writes = append(writes, extent.Extent{Off: off, Len: n})
+		changed = extent.Union(changed, extent.Set{{Off: off, Len: n}})
+	}
+	ioctx, err := b.conn.OpenIOContext("rbd")
+	if err != nil {
+		return err
+	}
+	img, err := rbd.OpenImage(ioctx, "incr", rbd.NoSnapshot)
+	if err != nil {
+		ioctx.Destroy()
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for _, w := range writes {
+		rng.Read(buf[:w.Len])
+		if _, err := img.WriteAt(buf[:w.Len], int64(w.Off)); err != nil {
+			return err
+		}
+	}
+	img.Close()
+	ioctx.Destroy()
+	incTime, inc, err := b.backup("incr", full.ID)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = b.forget("incr", full, inc) }()
+	b.record(fmt.Sprintf("3a. incremental (1%% of %d MiB changed) time vs full", size/mib),
+		fmt.Sprintf("%.2fs vs %.2fs = %.1f%%", incTime.Seconds(), fullTime.Seconds(), 100*incTime.Seconds()/fullTime.Seconds()),
+		"<= 5%", incTime.Seconds() <= 0.05*fullTime.Seconds())
+	dev := float64(inc.TransferredBytes)/float64(changed.Bytes()) - 1
+	b.record("3b. incremental transferred_bytes vs bytes changed",
+		fmt.Sprintf("%d vs %d (%+.1f%%)", inc.TransferredBytes, changed.Bytes(), 100*dev), "within 10%", dev <= 0.10 && dev >= -0.10)
+	return nil
+}
+
+// 4: a huge thin image with little data costs what its data costs.
+func (b *bench) sparse() error {
+	thin, data := b.size(64*gib, 8*gib), b.size(256*mib, 64*mib)
+	fmt.Printf("sparse: %d GiB thin image with %d MiB written vs a %d MiB image ...\n", thin/gib, data/mib, data/mib)
+	part := uint64(data / 4)
+	regions := []extent.Extent{{Off: 0, Len: part}, {Off: uint64(thin/3) &^ 4095, Len: part}, {Off: uint64(thin/2) &^ 4095, Len: part}, {Off: uint64(thin) - part, Len: part}}
+	if err := b.image("thin", thin, regions...); err != nil {
+		return err
+	}
+	defer b.removeSource("thin")
+	if err := b.image("dense", data, extent.Extent{Off: 0, Len: uint64(data)}); err != nil {
+		return err
+	}
+	defer b.removeSource("dense")
+	var thinTimes, denseTimes []time.Duration
+	for range 3 {
+		for _, name := range []string{"thin", "dense"} {
+			d, rec, err := b.backup(name, "")
+			if err != nil {
+				return err
+			}
+			if name == "thin" {
+				thinTimes = append(thinTimes, d)
+			} else {
+				denseTimes = append(denseTimes, d)
+			}
+			if err := b.forget(name, rec); err != nil {
+				return err
+			}
+		}
+	}
+	t, d := median(thinTimes), median(denseTimes)
+	b.record(fmt.Sprintf("4. full backup, %d GiB thin with %d MiB written vs %d MiB image", thin/gib, data/mib, data/mib),
+		fmt.Sprintf("%.2fs vs %.2fs = %.2fx", t.Seconds(), d.Seconds(), t.Seconds()/d.Seconds()), "<= 1.50x", t.Seconds() <= 1.5*d.Seconds())
+	return nil
+}
+
+// 5: peak RSS of a process taking one full backup, for two image sizes.
+func (b *bench) rss(dir string) error {
+	small, large := b.size(gib, 128*mib), b.size(4*gib, 512*mib)
+	fmt.Printf("peak RSS of a full backup, %d MiB and %d MiB images ...\n", small/mib, large/mib)
+	peak := map[int64]int64{}
+	for _, size := range []int64{small, large} {
+		name := fmt.Sprintf("rss%d", size/mib)
+		if err := b.image(name, size, extent.Extent{Off: 0, Len: uint64(size)}); err != nil {
+			return err
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(self, "-child-backup", name, "-clusters", dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("child backup: %w: %s", err, out)
+		}
+		peak[size] = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+		b.removeSource(name)
+	}
+	growth := float64(peak[large]) / float64(peak[small])
+	b.record(fmt.Sprintf("5. peak RSS of a full backup, %d MiB image (vs %d MiB)", large/mib, small/mib),
+		fmt.Sprintf("%d MiB (vs %d MiB, x%.2f)", peak[large]>>20, peak[small]>>20, growth),
+		"<= 256 MiB, flat", peak[large] <= 256*mib && growth <= 1.25)
+	return nil
+}
+
+func childBackup(dir, name string) int {
+	eng := newEngine(loadCluster(dir, "source"), loadCluster(dir, "backup"))
+	rec, err := eng.Backup(context.Background(), engine.BackupRequest{Pool: "rbd", Image: name, BackupPool: "backups"}, nil)
+	if err == nil {
+		_, err = eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: "backups", Pool: "rbd", Image: name, ID: rec.ID})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
+)
+
+// 6: `terraform plan` over 200 existing backups (10 images x 20 points),
+// with the state written directly, as if they had been applied.
+func (b *bench) refresh() error {
+	images, points := 10, 20
+	if b.quick {
+		images, points = 4, 5
+	}
+	fmt.Printf("terraform plan refreshing %d backups ...\n", images*points)
+	var config strings.Builder
+	fmt.Fprintf(&config, `terraform {
+  required_providers {
+    cephbackup = { source = "cephbackup/cephbackup" }
+  }
+}
+provider "cephbackup" {
+  cluster        = { config_file = %q, keyring = %q }
+  backup_cluster = { config_file = %q, keyring = %q }
+}
+`, b.src.conf, b.src.keyring, b.dst.conf, b.dst.keyring)
+	var resources []any
+	for i := range images {
+		name := fmt.Sprintf("many%d", i)
+		if err := b.image(name, 8*mib, extent.Extent{Off: 0, Len: uint64(mib)}); err != nil {
+			return err
+		}
+		defer b.removeSource(name)
+		var recs []chain.Record
+		parent := ""
+		for p := range points {
+			if p > 0 {
+				if _, err := b.src.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "16K", "rbd/"+name); err != nil {
+					return err
+				}
+			}
+			_, rec, err := b.backup(name, parent)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+			parent = rec.ID
+			typ, block := "cephbackup_full", fmt.Sprintf("r%d_%d", i, p)
+			body := fmt.Sprintf("  pool = \"rbd\"\n  image = %q\n  backup_pool = \"backups\"\n", name)
+			attrs := map[string]any{
+				"id": rec.ID, "pool": "rbd", "image": name, "backup_pool": "backups", "snapshot": rec.Snapshot,
+				"backup_image": chain.BackupImageName(name), "size": rec.Size, "transferred_bytes": rec.TransferredBytes,
+				"created_at": rec.CreatedAt.UTC().Format(time.RFC3339), "verify": false, "sha256": nil, "timeouts": nil,
+			}
+			if rec.ParentID != "" {
+				typ = "cephbackup_incremental"
+				body += fmt.Sprintf("  parent_id = %q\n", rec.ParentID)
+				attrs["parent_id"] = rec.ParentID
+			}
+			fmt.Fprintf(&config, "resource %q %q {\n%s}\n", typ, block, body)
+			resources = append(resources, map[string]any{
+				"mode": "managed", "type": typ, "name": block,
+				"provider":  `provider["registry.terraform.io/cephbackup/cephbackup"]`,
+				"instances": []any{map[string]any{"schema_version": 0, "attributes": attrs, "sensitive_attributes": []any{}}},
+			})
+		}
+		defer func(name string, recs []chain.Record) { _ = b.forget(name, recs...) }(name, recs)
+	}
+
+	work, err := os.MkdirTemp("", "cephbackup-bench-tf-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	build := exec.Command("go", "build", "-o", filepath.Join(work, "bin", "terraform-provider-cephbackup"), ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the provider: %w: %s", err, out)
+	}
+	state, _ := json.MarshalIndent(map[string]any{
+		"version": 4, "terraform_version": "1.5.7", "serial": 1, "lineage": chain.NewID(), "outputs": map[string]any{}, "resources": resources,
+	}, "", "  ")
+	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/cephbackup/cephbackup\" = %q\n  }\n  direct {}\n}\n", filepath.Join(work, "bin"))
+	for name, content := range map[string]string{"main.tf": config.String(), "terraform.tfstate": string(state), "cli.tfrc": rc} {
+		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+
+	// Count the provider's TCP sessions to each cluster's monitor while it runs.
+	var srcMons, dstMons atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			s, d := monSessions(b.src.monHost), monSessions(b.dst.monHost)
+			if s > srcMons.Load() {
+				srcMons.Store(s)
+			}
+			if d > dstMons.Load() {
+				dstMons.Store(d)
+			}
+		}
+	}()
+	plan := exec.Command("terraform", "-chdir="+work, "plan", "-no-color", "-detailed-exitcode")
+	plan.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+filepath.Join(work, "cli.tfrc"), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	start := time.Now()
+	out, err := plan.CombinedOutput()
+	took := time.Since(start)
+	close(done)
+	if err != nil { // exit 2 would mean changes: the state did not match
+		return fmt.Errorf("terraform plan: %w\n%s", err, out)
+	}
+	b.record(fmt.Sprintf("6. terraform plan refreshing %d backups", images*points),
+		fmt.Sprintf("%.1fs, no changes, %d monitor session(s) to the source and %d to the backup cluster", took.Seconds(), srcMons.Load(), dstMons.Load()),
+		"<= 10s, one connection per cluster", took <= 10*time.Second && srcMons.Load() <= 1 && dstMons.Load() <= 1)
+	return nil
+}
+
+// monSessions counts established TCP connections from the provider process
+// to a monitor address such as v1:127.0.0.1:6789.
+func monSessions(monHost string) int32 {
+	addr := monHost[strings.LastIndex(monHost, ":")+1:]
+	out, err := exec.Command("ss", "-Htnp", "state", "established", "dport", "= :"+addr).Output()
+	if err != nil {
+		return 0
+	}
+	return int32(strings.Count(string(out), "terraform-provi"))
+}
+
+func (b *bench) print() {
+	host, _ := os.Hostname()
+	cpu := "?"
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(info), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(l[strings.Index(l, ":")+1:])
+				break
+			}
+		}
+	}
+	mem := "?"
+	if info, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(strings.SplitN(string(info), "\n", 2)[0], "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	fmt.Printf("\nMachine: %s, %d cores (%s), %s RAM; both clusters local (one mon, one memstore OSD each)\n\n", host, runtime.NumCPU(), cpu, mem)
+	fmt.Println("| figure | measured | target | |")
+	fmt.Println("| --- | --- | --- | --- |")
+	for _, r := range b.rows {
+		fmt.Printf("| %s | %s | %s | %s |\n", r[0], r[1], r[2], r[3])
+	}
+}
