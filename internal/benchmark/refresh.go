@@ -144,7 +144,7 @@ func monSessions(monHost string) int32 {
 	return int32(strings.Count(string(out), "terraform-provi"))
 }
 
-func (b *bench) print() {
+func printTable(rows [][]string) {
 	host, _ := os.Hostname()
 	cpu := "?"
 	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -165,7 +165,7 @@ func (b *bench) print() {
 	fmt.Printf("\nMachine: %s, %d cores (%s), %s RAM; both clusters local (one mon, one memstore OSD each)\n\n", host, runtime.NumCPU(), cpu, mem)
 	fmt.Println("| figure | measured | target | |")
 	fmt.Println("| --- | --- | --- | --- |")
-	for _, r := range b.rows {
+	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s | %s |\n", r[0], r[1], r[2], r[3])
 	}
 }

@@ -34,6 +34,9 @@ func NewClient(name string, cfg Config) *Client {
 // Name is the provider block this client comes from.
 func (c *Client) Name() string { return c.name }
 
+// User is the cephx user this client authenticates as.
+func (c *Client) User() string { return c.cfg.User }
+
 // Timeout bounds each operation on this cluster.
 func (c *Client) Timeout() time.Duration { return c.cfg.Timeout }
 

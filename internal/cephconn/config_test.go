@@ -108,4 +108,8 @@ func TestExplainMapsCommonErrnos(t *testing.T) {
 	if !Is(&Error{What: "x", Err: coded(-2)}, syscall.ENOENT) {
 		t.Fatal("Is does not see the errno through Error")
 	}
+	named := (&Error{What: "image rbd/vol", Err: coded(-int(syscall.EPERM)), Pool: "rbd", User: "bk"}).Error()
+	if want := "client.bk lacks the capability: grant it osd 'profile rbd pool=rbd'"; !strings.Contains(named, want) {
+		t.Errorf("permission error %q does not say %q", named, want)
+	}
 }

@@ -36,8 +36,7 @@ func Explain(what string, err error) string {
 	case syscall.EBUSY:
 		return what + " is busy (in use, locked, or has dependent snapshots or clones)"
 	case syscall.EPERM, syscall.EACCES:
-		return "permission denied on " + what +
-			": the cephx user lacks the capability (for RBD, grant `profile rbd pool=<pool>` on the OSDs and `profile rbd` on the monitors)"
+		return permissionDenied(what, "the cephx user", "<pool>")
 	case syscall.ETIMEDOUT:
 		return "timed out talking to the cluster about " + what +
 			" (monitors unreachable or OSDs not answering); check mon_host and the cluster's health, or raise timeout"
@@ -51,11 +50,23 @@ func Explain(what string, err error) string {
 	return what + ": " + err.Error()
 }
 
-// Error keeps the errno of a Ceph failure while saying what it was about.
-type Error struct {
-	What string
-	Err  error
+func permissionDenied(what, user, pool string) string {
+	return "permission denied on " + what + ": " + user + " lacks the capability: grant it " +
+		"osd 'profile rbd pool=" + pool + "' and mon 'profile rbd' (see the getting-started guide)"
 }
 
-func (e *Error) Error() string { return Explain(e.What, e.Err) }
+// Error keeps the errno of a Ceph failure while saying what it was about.
+// Pool and User, when set, name the capability a permission error lacks.
+type Error struct {
+	What       string
+	Err        error
+	Pool, User string
+}
+
+func (e *Error) Error() string {
+	if e.Pool != "" && e.User != "" && (Is(e.Err, syscall.EPERM) || Is(e.Err, syscall.EACCES)) {
+		return permissionDenied(e.What, "client."+e.User, e.Pool)
+	}
+	return Explain(e.What, e.Err)
+}
 func (e *Error) Unwrap() error { return e.Err }

@@ -108,10 +108,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 			return chain.Record{}, err
 		}
 		if _, ok := srcSnaps[parent.Snapshot]; !ok {
-			return chain.Record{}, fmt.Errorf("the parent's snapshot %s@%s no longer exists on the source cluster, "+
-				"so the changes since the parent cannot be computed (a newer backup of the image made it obsolete, "+
-				"or it was removed by hand): take a new full backup (cephbackup_full) and chain incrementals from it",
-				spec(req.Pool, req.Image), parent.Snapshot)
+			return chain.Record{}, errParentSnapshotGone(parent)
 		}
 	}
 

@@ -83,7 +83,7 @@ func openImage(ctx context.Context, c *cephconn.Client, pool, image, snap string
 		if snap != "" {
 			what = fmt.Sprintf("snapshot %s@%s on %s", spec(pool, image), snap, c.Name())
 		}
-		return nil, &cephconn.Error{What: what, Err: err}
+		return nil, &cephconn.Error{What: what, Err: err, Pool: pool, User: c.User()}
 	}
 	return img, nil
 }
@@ -199,32 +199,59 @@ func (e *Engine) ensureBackupImage(ctx context.Context, backupPool string, src c
 // claimBackupImage makes sure img holds backups of src and nothing else, and
 // marks it as such when new. Must hold the lock.
 func claimBackupImage(img *rbd.Image, backupPool string, src chain.Source) error {
+	unmarked, err := checkBackupImage(img, backupPool, src)
+	if err != nil || !unmarked {
+		return err
+	}
+	return img.SetMetadata(chain.SourceKey, chain.EncodeSource(src))
+}
+
+// checkBackupImage fails unless img holds backups of src only. unmarked
+// reports an image without the cephbackup mark that is empty (one that a
+// backup created but was stopped before marking), which may be claimed.
+func checkBackupImage(img *rbd.Image, backupPool string, src chain.Source) (unmarked bool, err error) {
 	v, err := img.GetMetadata(chain.SourceKey)
 	if errors.Is(err, rbd.ErrNotFound) {
-		snaps, serr := img.GetSnapshotNames()
-		if serr != nil {
-			return serr
+		used, err := holdsAnything(img)
+		if err != nil {
+			return false, &cephconn.Error{What: "image " + spec(backupPool, img.GetName()), Err: err}
 		}
-		md, _ := img.ListMetadata()
-		if len(snaps) > 0 || len(md) > 0 {
-			return fmt.Errorf("image %s already exists and was not made by cephbackup (it has no %s metadata): "+
-				"it would be overwritten. Choose another backup_pool, or rename that image",
+		if used {
+			return false, fmt.Errorf("image %s already exists and was not made by cephbackup (it has no %s metadata): "+
+				"backing up into it would overwrite it. Choose another backup_pool, or rename that image",
 				spec(backupPool, img.GetName()), chain.SourceKey)
 		}
-		return img.SetMetadata(chain.SourceKey, chain.EncodeSource(src))
+		return true, nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s of %s: %w", chain.SourceKey, img.GetName(), err)
+		return false, fmt.Errorf("reading %s of %s: %w", chain.SourceKey, img.GetName(), err)
 	}
 	owner, err := chain.DecodeSource(v)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if owner != src {
-		return fmt.Errorf("backup image %s holds backups of %s, not of %s: two source images with the same name "+
+		return false, fmt.Errorf("backup image %s holds backups of %s, not of %s: two source images with the same name "+
 			"cannot share a backup pool. Use another backup_pool for one of them", spec(backupPool, img.GetName()), owner, src)
 	}
-	return nil
+	return false, nil
+}
+
+// holdsAnything reports whether img has snapshots, metadata or data.
+func holdsAnything(img *rbd.Image) (bool, error) {
+	snaps, err := img.GetSnapshotNames()
+	if err != nil || len(snaps) > 0 {
+		return len(snaps) > 0, err
+	}
+	if md, err := img.ListMetadata(); err != nil || len(md) > 0 {
+		return len(md) > 0, err
+	}
+	size, err := img.GetSize()
+	if err != nil {
+		return false, err
+	}
+	data, _, err := transfer.Changes(img, "", size, false)
+	return len(data) > 0, err
 }
 
 // removeSnapshot removes snap from img; already gone is success.

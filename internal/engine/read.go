@@ -12,8 +12,13 @@ import (
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
 )
 
-// ErrGone says a backup no longer exists as a restore point.
-var ErrGone = errors.New("backup not found on the backup cluster")
+var (
+	// ErrGone says a backup no longer exists as a restore point.
+	ErrGone = errors.New("backup not found on the backup cluster")
+	// ErrForgotten is ErrGone with no record left either (the backup image
+	// or its metadata deleted): nothing says its source snapshot is ours.
+	ErrForgotten = fmt.Errorf("%w, nor any record of it", ErrGone)
+)
 
 // readPoints opens the backup image of image in backupPool read-only and
 // reads its records. ok is false when the image does not exist.
@@ -41,11 +46,11 @@ func (e *Engine) GetBackup(ctx context.Context, backupPool, image, id string) (c
 	if err != nil {
 		return chain.Record{}, err
 	}
-	if !ok {
-		return chain.Record{}, ErrGone
-	}
 	r, found := pts.Find(id)
-	if !found || !pts.IsRestorePoint(r) {
+	if !ok || !found {
+		return chain.Record{}, ErrForgotten
+	}
+	if !pts.IsRestorePoint(r) {
 		return chain.Record{}, ErrGone
 	}
 	return r, nil
@@ -92,7 +97,8 @@ func (e *Engine) RestorePoints(ctx context.Context, pool, image, backupPool stri
 	return out, nil
 }
 
-// FieldError is an input that names something that does not exist.
+// FieldError is an input that names something that does not exist or
+// cannot be used.
 type FieldError struct {
 	Field string
 	Err   error
@@ -124,5 +130,47 @@ func (e *Engine) CheckBackupInputs(ctx context.Context, pool, image, backupPool 
 		}
 		return err
 	}
+	// What a backup checks under the lock, checked now: an existing backup
+	// image must hold backups of this image and nothing else.
+	dst, err := openImage(ctx, e.BackupCluster, backupPool, chain.BackupImageName(image), "", true)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer closeImage(dst)
+	fsid, err := e.SourceCluster.FSID(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := checkBackupImage(dst, backupPool, chain.Source{FSID: fsid, Pool: pool, Image: image}); err != nil {
+		return &FieldError{Field: "backup_pool", Err: err}
+	}
 	return nil
+}
+
+// CheckParentSnapshot fails unless the source snapshot of parent, which an
+// incremental diffs against, still exists.
+func (e *Engine) CheckParentSnapshot(ctx context.Context, parent chain.Record) error {
+	img, err := openImage(ctx, e.SourceCluster, parent.Pool, parent.Image, "", true)
+	if err != nil {
+		return err
+	}
+	defer closeImage(img)
+	snaps, err := snapshots(img)
+	if err != nil {
+		return err
+	}
+	if _, ok := snaps[parent.Snapshot]; !ok {
+		return errParentSnapshotGone(parent)
+	}
+	return nil
+}
+
+func errParentSnapshotGone(parent chain.Record) error {
+	return fmt.Errorf("the parent's snapshot %s@%s no longer exists on the source cluster, "+
+		"so the changes since the parent cannot be computed (a newer backup of the image made it obsolete, "+
+		"or it was removed by hand): take a new full backup (cephbackup_full) and chain incrementals from it",
+		spec(parent.Pool, parent.Image), parent.Snapshot)
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -116,6 +117,12 @@ func importID(name string) resource.ImportStateIdFunc {
 		}
 		return chain.ImportID(backupPool, id), nil
 	}
+}
+
+// wrapped matches the words of text in a diagnostic however Terraform
+// wrapped its lines.
+func wrapped(text string) *regexp.Regexp {
+	return regexp.MustCompile(strings.Join(strings.Fields(regexp.QuoteMeta(text)), `\s+`))
 }
 
 // wrongKey is a well-formed cephx secret that no user has.

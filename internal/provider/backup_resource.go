@@ -140,9 +140,12 @@ func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	err := r.engine.CheckBackupInputs(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
 	var missing *engine.FieldError
 	switch {
-	case errors.As(err, &missing):
+	case errors.As(err, &missing) && engine.IsNotFound(missing.Err):
 		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Not found on the cluster",
 			missing.Error()+". Check the name and which cluster it is on (pool and image: cluster; backup_pool: backup_cluster).")
+		return
+	case errors.As(err, &missing):
+		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Cannot back up into this pool", missing.Error()+".")
 		return
 	case err != nil:
 		resp.Diagnostics.AddError("Cannot plan the backup", err.Error())
@@ -163,6 +166,10 @@ func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	case parent.Pool != plan.Pool.ValueString():
 		resp.Diagnostics.AddAttributeError(path.Root("parent_id"), "Parent backup is of another image",
 			fmt.Sprintf("Backup %s was taken of %s/%s, not of %s/%s.", parent.ID, parent.Pool, parent.Image, plan.Pool.ValueString(), plan.Image.ValueString()))
+	default:
+		if err := r.engine.CheckParentSnapshot(ctx, parent); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("parent_id"), "Parent backup cannot be continued", err.Error()+".")
+		}
 	}
 }
 
@@ -210,6 +217,14 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if errors.Is(err, engine.ErrGone) {
 		// The restore point is gone: plan a new backup in its place.
 		resp.State.RemoveResource(ctx)
+		if errors.Is(err, engine.ErrForgotten) {
+			snap := fmt.Sprintf("%s/%s@%s", state.Pool.ValueString(), state.Image.ValueString(), state.Snapshot.ValueString())
+			resp.Diagnostics.AddWarning("Backup deleted outside Terraform",
+				fmt.Sprintf("Backup %s and its record are gone from pool %s of the backup cluster, so Terraform will plan it again. "+
+					"Its source snapshot %s, if it still exists, is no longer known to be this provider's and is left alone: "+
+					"remove it with `rbd snap rm %s` once nothing needs it.",
+					state.ID.ValueString(), state.BackupPool.ValueString(), snap, snap))
+		}
 		return
 	}
 	if err != nil {

@@ -5,10 +5,13 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
@@ -96,6 +99,39 @@ provider "cephbackup" {
 }
 `, e.src.MonHost, srcUser, wrongKey(t), e.dst.MonHost, dstUser, e.dstKey)
 
+	// A user whose caps are for another pool than the one it must use.
+	const noCaps = "cephbackup-nocaps"
+	srcNoCaps := e.src.CreateUser(t, noCaps, "mon", monCaps, "osd", "profile rbd pool=elsewhere")
+	dstNoCaps := e.dst.CreateUser(t, noCaps, "mon", monCaps, "osd", "profile rbd pool=elsewhere")
+	lacking := func(srcUser, srcKey, dstUser, dstKey string) string {
+		return fmt.Sprintf(`
+provider "cephbackup" {
+  cluster        = { mon_host = %q, user = %q, key = %q }
+  backup_cluster = { mon_host = %q, user = %q, key = %q }
+}
+`, e.src.MonHost, srcUser, srcKey, e.dst.MonHost, dstUser, dstKey)
+	}
+	// Backups in the source pool, where an image already has the backup
+	// image's name: it must not be taken over.
+	sameCluster := fmt.Sprintf(`
+provider "cephbackup" {
+  cluster = { mon_host = %q, user = %q, key = %q }
+}
+`, e.src.MonHost, srcUser, e.srcKey)
+	squatter := chain.BackupImageName(img)
+	e.src.CreateImage(t, srcPool, squatter, 4<<20)
+	e.src.WriteRandom(t, srcPool, squatter, 0, 1<<20, 7)
+	squatterSum := e.src.ExportSHA256(t, srcPool+"/"+squatter)
+	t.Cleanup(func() { e.src.RBD(t, "rm", srcPool+"/"+squatter) })
+	named := func(image string) string {
+		return fmt.Sprintf(`
+resource "cephbackup_full" "x" {
+  pool        = "rbd"
+  image       = %q
+  backup_pool = "backups"
+}`, image)
+	}
+
 	steps := []struct {
 		name, config string
 		want         *regexp.Regexp
@@ -119,6 +155,22 @@ resource "cephbackup_full" "x" {
   image = "rbd/`+img+`"
   backup_pool = "backups"
 }`), regexp.MustCompile(`contains '/' or '@'`)},
+		{"name with an at sign", withProvider(e.providerBlock(), named(img+"@snap")), regexp.MustCompile(`contains '/' or '@'`)},
+		{"empty name", withProvider(e.providerBlock(), named("")), wrapped("image must not be empty")},
+		{"backup image name taken in the source pool", withProvider(sameCluster, `
+resource "cephbackup_full" "x" {
+  pool        = "rbd"
+  image       = "`+img+`"
+  backup_pool = "rbd"
+}`), wrapped("rbd/" + squatter + " already exists and was not made by cephbackup")},
+		{"source user lacks caps", withProvider(lacking(noCaps, srcNoCaps, dstUser, e.dstKey), fullConfig("x", img)),
+			wrapped("client." + noCaps + " lacks the capability: grant it osd 'profile rbd pool=rbd'")},
+		{"backup user lacks caps", withProvider(lacking(srcUser, e.srcKey, noCaps, dstNoCaps), fullConfig("x", img)),
+			wrapped("client." + noCaps + " lacks the capability: grant it osd 'profile rbd pool=backups'")},
+		{"keyring file missing", withProvider(fmt.Sprintf(`
+provider "cephbackup" {
+  cluster = { mon_host = %q, user = %q, keyring = "/nonexistent/ceph.keyring" }
+}`, e.src.MonHost, srcUser), fullConfig("x", img)), wrapped("keyring: /nonexistent/ceph.keyring does not exist")},
 		{"wrong key", withProvider(wrong, fullConfig("x", img)), regexp.MustCompile(`authentication as client\.` + srcUser + ` was refused`)},
 		{"unreachable monitor", withProvider(unreachable, fullConfig("x", img)), regexp.MustCompile(`no answer from 127\.0\.0\.1:9`)},
 		{"invalid timeout", withProvider(`
@@ -135,6 +187,9 @@ provider "cephbackup" {
 			})
 			e.checkUntouched(t, img)
 		})
+	}
+	if got := e.src.ExportSHA256(t, srcPool+"/"+squatter); got != squatterSum {
+		t.Fatalf("the image with the backup image's name was changed: sha256 %s, was %s", got, squatterSum)
 	}
 }
 
@@ -179,5 +234,112 @@ func TestAccFull_cloneIncludesParentData(t *testing.T) {
 				resource.TestCheckResourceAttrWith("cephbackup_full.c", "transferred_bytes", between(12<<20, 13<<20)),
 			),
 		}},
+	})
+}
+
+// Snapshots named like this provider's but not made by it are never
+// touched, whatever backups come and go.
+func TestAccFull_foreignBackupSnapshotsAreNeverDeleted(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("foreign")
+	e.src.CreateImage(t, srcPool, img, 8<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 2<<20, 1)
+	foreign := []string{chain.SnapshotName(chain.NewID(), time.Unix(1700000000, 0)), "backup.manual"}
+	for _, s := range foreign {
+		e.src.Snap(t, srcPool, img, s)
+	}
+	t.Cleanup(func() {
+		for _, s := range foreign {
+			e.src.RBD(t, "snap", "rm", srcPool+"/"+img+"@"+s)
+		}
+	})
+	keptForeign := func(*terraform.State) error {
+		got := map[string]bool{}
+		for _, s := range e.src.Snapshots(t, srcPool, img) {
+			got[s] = true
+		}
+		for _, s := range foreign {
+			if !got[s] {
+				return fmt.Errorf("foreign snapshot %s@%s was deleted", img, s)
+			}
+		}
+		return nil
+	}
+	full := e.providerBlock() + fullConfig("weekly", img)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(s *terraform.State) error {
+			if err := keptForeign(s); err != nil {
+				return err
+			}
+			if n := len(e.src.Snapshots(t, srcPool, img)); n != len(foreign) {
+				return fmt.Errorf("%d source snapshots left, want only the %d foreign ones", n, len(foreign))
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{Config: full, Check: keptForeign},
+			{
+				// The incremental prunes the full's snapshot, and only it.
+				PreConfig: func() { e.src.WriteRandom(t, srcPool, img, 4<<20, 1<<20, 2) },
+				Config:    full + incrementalConfig("daily", "cephbackup_full.weekly.id", img),
+				Check: resource.ComposeAggregateTestCheckFunc(keptForeign,
+					e.checkRestorePointExact(t, "cephbackup_incremental.daily", img, nil)),
+			},
+		},
+	})
+}
+
+// A backup image deleted outside Terraform (restore points and records
+// with it) is planned again, and the new chain is exact.
+func TestAccFull_backupImageDeletedOutOfBand(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("oob")
+	e.src.CreateImage(t, srcPool, img, 8<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 2<<20, 1)
+	cfg := e.providerBlock() + fullConfig("weekly", img) + incrementalConfig("daily", "cephbackup_full.weekly.id", img)
+	var leftover string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: func(s *terraform.State) (err error) {
+					leftover, err = stateAttr(s, "cephbackup_incremental.daily", "snapshot")
+					return err
+				},
+			},
+			{
+				PreConfig: func() {
+					backupImage := backupPool + "/" + chain.BackupImageName(img)
+					e.dst.RBD(t, "snap", "purge", backupImage)
+					e.dst.RBD(t, "rm", backupImage)
+				},
+				Config:   cfg,
+				PlanOnly: true, ExpectNonEmptyPlan: true,
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("cephbackup_full.weekly", plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction("cephbackup_incremental.daily", plancheck.ResourceActionCreate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointExact(t, "cephbackup_incremental.daily", img, nil),
+					// The old chain's newest source snapshot is no longer known
+					// to be ours: it is left, as the plan's warning says.
+					func(*terraform.State) error {
+						for _, s := range e.src.Snapshots(t, srcPool, img) {
+							if s == leftover {
+								e.src.RBD(t, "snap", "rm", srcPool+"/"+img+"@"+s)
+								return nil
+							}
+						}
+						return fmt.Errorf("the old chain's source snapshot %s is gone: who removed it?", leftover)
+					},
+				),
+			},
+		},
 	})
 }

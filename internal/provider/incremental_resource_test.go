@@ -231,3 +231,64 @@ resource "cephbackup_full" "b" {
 		},
 	})
 }
+
+// Every kind of unusable parent_id fails the plan on parent_id, and nothing
+// is created or deleted.
+func TestAccIncremental_badParentFailsAtPlan(t *testing.T) {
+	e := newAccEnv(t)
+	img, other := uniqueImage("parent"), uniqueImage("parent-other")
+	for _, i := range []string{img, other} {
+		e.src.CreateImage(t, srcPool, i, 8<<20)
+		e.src.WriteRandom(t, srcPool, i, 0, 1<<20, 1)
+	}
+	eng := e.adminEngine()
+	backup := func(image string) chain.Record {
+		t.Helper()
+		r, err := eng.Backup(context.Background(), engine.BackupRequest{Pool: srcPool, Image: image, BackupPool: backupPool}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// older's source snapshot is pruned by newer; newer's restore point is
+	// then deleted out of band.
+	older, newer, otherFull := backup(img), backup(img), backup(other)
+	e.dst.RBD(t, "snap", "rm", backupPool+"/"+chain.BackupImageName(img)+"@"+newer.Snapshot)
+	t.Cleanup(func() {
+		for _, r := range []chain.Record{newer, older, otherFull} {
+			if _, err := eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: backupPool, Pool: r.Pool, Image: r.Image, ID: r.ID, Snapshot: r.Snapshot}); err != nil {
+				t.Error(err)
+			}
+		}
+		e.checkUntouched(t, img)
+	})
+	srcSnaps := e.src.Snapshots(t, srcPool, img)
+	points := e.dst.Snapshots(t, backupPool, chain.BackupImageName(img))
+
+	cases := []struct {
+		name, parent string
+		want         *regexp.Regexp
+	}{
+		{"does not exist", chain.NewID(), regexp.MustCompile(`Parent backup not found`)},
+		{"belongs to another image", otherFull.ID, regexp.MustCompile(`Parent backup not found(.|\n)*belongs\s+to\s+another\s+image`)},
+		{"restore point deleted out of band", newer.ID, regexp.MustCompile(`Parent backup not found(.|\n)*was\s+deleted`)},
+		{"source snapshot gone", older.ID, regexp.MustCompile(`Parent backup cannot be continued(.|\n)*` + regexp.QuoteMeta(older.Snapshot) + `\s+no\s+longer\s+exists`)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      e.providerBlock() + incrementalConfig("x", fmt.Sprintf("%q", c.parent), img),
+					ExpectError: c.want, PlanOnly: true,
+				}},
+			})
+			if got := e.src.Snapshots(t, srcPool, img); fmt.Sprint(got) != fmt.Sprint(srcSnaps) {
+				t.Fatalf("source snapshots changed: %v, were %v", got, srcSnaps)
+			}
+			if got := e.dst.Snapshots(t, backupPool, chain.BackupImageName(img)); fmt.Sprint(got) != fmt.Sprint(points) {
+				t.Fatalf("restore points changed: %v, were %v", got, points)
+			}
+		})
+	}
+}
