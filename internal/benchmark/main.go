@@ -89,8 +89,24 @@ func newEngine(src, dst cluster) *engine.Engine {
 	return &engine.Engine{
 		SourceCluster: cephconn.NewClient("cluster", src.config()),
 		BackupCluster: cephconn.NewClient("backup_cluster", dst.config()),
+		Log:           &copyTimes{},
 	}
 }
+
+// copyTimes keeps how long the copy phase of the last backup took, from the
+// engine's own log.
+type copyTimes struct{ last time.Duration }
+
+func (c *copyTimes) Info(_ context.Context, msg string, fields map[string]any) {
+	if s, ok := fields["seconds"].(string); ok && msg == "backup transfer done" {
+		if d, err := time.ParseDuration(s + "s"); err == nil {
+			c.last = d
+		}
+	}
+}
+func (*copyTimes) Debug(context.Context, string, map[string]any) {}
+
+func (b *bench) lastCopy() time.Duration { return b.eng.Log.(*copyTimes).last }
 
 func run(quick bool) error {
 	var rows [][]string
@@ -241,9 +257,6 @@ func (b *bench) fullVersusPipe() error {
 		return err
 	}
 	defer b.removeSource("full")
-	if _, err := b.src.rbd("snap", "create", "--no-progress", "rbd/full@pipe"); err != nil {
-		return err
-	}
 	var engineTimes, pipeTimes []time.Duration
 	for i := range 3 {
 		for _, engineFirst := range []bool{i%2 == 0, i%2 != 0} {
@@ -258,17 +271,20 @@ func (b *bench) fullVersusPipe() error {
 				}
 				continue
 			}
-			target := fmt.Sprintf("backups/pipe%d", i)
-			if _, err := b.dst.rbd("create", "--size", fmt.Sprintf("%dB", size), target); err != nil {
-				return err
-			}
+			// A whole full backup the CLI way, as Cinder takes it: source
+			// snapshot, target image, then the copy, which ends with the
+			// target's snapshot.
+			target, snap := fmt.Sprintf("backups/pipe%d", i), fmt.Sprintf("rbd/full@pipe%d", i)
+			src := fmt.Sprintf("rbd -c %s --id admin --keyring %s", b.src.conf, b.src.keyring)
+			dst := fmt.Sprintf("rbd -c %s --id admin --keyring %s", b.dst.conf, b.dst.keyring)
+			pipe := fmt.Sprintf("%s snap create --no-progress %s && %s create --size %dB %s && %s export-diff --no-progress %s - | %s import-diff --no-progress - %s",
+				src, snap, dst, size, target, src, snap, dst, target)
 			start := time.Now()
-			pipe := fmt.Sprintf("rbd -c %s --id admin --keyring %s export-diff --no-progress rbd/full@pipe - | rbd -c %s --id admin --keyring %s import-diff --no-progress - %s",
-				b.src.conf, b.src.keyring, b.dst.conf, b.dst.keyring, target)
 			if out, err := exec.Command("bash", "-o", "pipefail", "-c", pipe).CombinedOutput(); err != nil {
 				return fmt.Errorf("rbd pipe: %w: %s", err, out)
 			}
 			pipeTimes = append(pipeTimes, time.Since(start))
+			_, _ = b.src.rbd("snap", "rm", "--no-progress", snap)
 			_, _ = b.dst.rbd("snap", "purge", "--no-progress", target)
 			_, _ = b.dst.rbd("rm", "--no-progress", target)
 		}
@@ -329,6 +345,7 @@ func (b *bench) incremental() error {
 	if err != nil {
 		return err
 	}
+	fullCopy := b.lastCopy()
 	// Scattered writes of 4 to 64 KiB until 1% of the image has changed.
 	rng := rand.New(rand.NewSource(42))
 	var changed extent.Set
@@ -361,9 +378,15 @@ func (b *bench) incremental() error {
 	if err != nil {
 		return err
 	}
+	incCopy := b.lastCopy()
 	defer func() { _ = b.forget("incr", full, inc) }()
+	// Every backup creates two snapshots and prunes one; each is a monitor
+	// commit, paced by paxos_propose_interval (1 s by default) whatever the
+	// size, which the copy phase alone leaves out.
 	b.record(fmt.Sprintf("3a. incremental (1%% of %d MiB changed) time vs full", size/mib),
-		fmt.Sprintf("%.2fs vs %.2fs = %.1f%%", incTime.Seconds(), fullTime.Seconds(), 100*incTime.Seconds()/fullTime.Seconds()),
+		fmt.Sprintf("%.2fs vs %.2fs = %.1f%% (copy phase alone: %.2fs vs %.2fs = %.1f%%)",
+			incTime.Seconds(), fullTime.Seconds(), 100*incTime.Seconds()/fullTime.Seconds(),
+			incCopy.Seconds(), fullCopy.Seconds(), 100*incCopy.Seconds()/fullCopy.Seconds()),
 		"<= 5%", incTime.Seconds() <= 0.05*fullTime.Seconds())
 	dev := float64(inc.TransferredBytes)/float64(changed.Bytes()) - 1
 	b.record("3b. incremental transferred_bytes vs bytes changed",
