@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,32 +36,35 @@ provider "cephbackup" {
   backup_cluster = { config_file = %q, keyring = %q }
 }
 `, b.src.conf, b.src.keyring, b.dst.conf, b.dst.keyring)
-	var resources []any
+	// Setting up is not measured. Each backup waits on monitor commits, so
+	// the images' chains are built in parallel, where those commits batch.
+	chains := make([][]chain.Record, images)
+	errs := make([]error, images)
+	var wg sync.WaitGroup
 	for i := range images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			chains[i], errs[i] = b.chainOf(fmt.Sprintf("many%d", i), points)
+		}()
+	}
+	wg.Wait()
+	for i, recs := range chains {
 		name := fmt.Sprintf("many%d", i)
-		if err := b.image(name, 8*mib, extent.Extent{Off: 0, Len: uint64(mib)}); err != nil {
-			return err
-		}
 		defer b.removeSource(name)
-		var recs []chain.Record
-		parent := ""
-		for p := range points {
-			if p > 0 {
-				if _, err := b.src.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "16K", "rbd/"+name); err != nil {
-					return err
-				}
-			}
-			_, rec, err := b.backup(name, parent)
-			if err != nil {
-				return err
-			}
-			recs = append(recs, rec)
-			parent = rec.ID
+		defer func() { _ = b.forget(name, recs...) }()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var resources []any
+	for i, recs := range chains {
+		for p, rec := range recs {
 			typ, block := "cephbackup_full", fmt.Sprintf("r%d_%d", i, p)
-			body := fmt.Sprintf("  pool = \"rbd\"\n  image = %q\n  backup_pool = \"backups\"\n", name)
+			body := fmt.Sprintf("  pool = \"rbd\"\n  image = %q\n  backup_pool = \"backups\"\n", rec.Image)
 			attrs := map[string]any{
-				"id": rec.ID, "pool": "rbd", "image": name, "backup_pool": "backups", "snapshot": rec.Snapshot,
-				"backup_image": chain.BackupImageName(name), "size": rec.Size, "transferred_bytes": rec.TransferredBytes,
+				"id": rec.ID, "pool": "rbd", "image": rec.Image, "backup_pool": "backups", "snapshot": rec.Snapshot,
+				"backup_image": chain.BackupImageName(rec.Image), "size": rec.Size, "transferred_bytes": rec.TransferredBytes,
 				"created_at": rec.CreatedAt.UTC().Format(time.RFC3339), "verify": false, "sha256": nil, "timeouts": nil,
 			}
 			if rec.ParentID != "" {
@@ -74,7 +79,6 @@ provider "cephbackup" {
 				"instances": []any{map[string]any{"schema_version": 0, "attributes": attrs, "sensitive_attributes": []any{}}},
 			})
 		}
-		defer func(name string, recs []chain.Record) { _ = b.forget(name, recs...) }(name, recs)
 	}
 
 	work, err := os.MkdirTemp("", "cephbackup-bench-tf-")
@@ -131,6 +135,30 @@ provider "cephbackup" {
 		fmt.Sprintf("%.1fs, no changes, %d monitor session(s) to the source and %d to the backup cluster", took.Seconds(), srcMons.Load(), dstMons.Load()),
 		"<= 10s, one connection per cluster", took <= 10*time.Second && srcMons.Load() <= 1 && dstMons.Load() <= 1)
 	return nil
+}
+
+// chainOf makes an image and a chain of n backups of it, a little data
+// changed between them. What was made is returned even on error.
+func (b *bench) chainOf(name string, n int) ([]chain.Record, error) {
+	if err := b.image(name, 8*mib, extent.Extent{Off: 0, Len: uint64(mib)}); err != nil {
+		return nil, err
+	}
+	var recs []chain.Record
+	parent := ""
+	for p := range n {
+		if p > 0 {
+			if _, err := b.src.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "16K", "rbd/"+name); err != nil {
+				return recs, err
+			}
+		}
+		_, rec, err := b.backup(name, parent)
+		if err != nil {
+			return recs, err
+		}
+		recs = append(recs, rec)
+		parent = rec.ID
+	}
+	return recs, nil
 }
 
 // monSessions counts established TCP connections from the provider process

@@ -64,22 +64,11 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if err := req.Validate(); err != nil {
 		return RestoreResult{}, err
 	}
-	rec, err := e.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID)
-	if errors.Is(err, ErrGone) {
-		return RestoreResult{}, fmt.Errorf("backup %s is not a restore point of %s/%s in pool %s on %s",
-			req.BackupID, req.Pool, req.Image, req.BackupPool, e.BackupCluster.Name())
-	}
+	rec, err := e.restorePoint(ctx, req)
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	if rec.Pool != req.Pool {
-		return RestoreResult{}, fmt.Errorf("backup %s was taken of %s/%s, not of %s/%s", rec.ID, rec.Pool, rec.Image, req.Pool, req.Image)
-	}
-	backupImage := chain.BackupImageName(req.Image)
-	if e.SourceCluster == e.BackupCluster && req.TargetPool == req.BackupPool && req.TargetImage == backupImage {
-		return RestoreResult{}, fmt.Errorf("target %s/%s is the backup image itself", req.TargetPool, req.TargetImage)
-	}
-	point, err := openImage(ctx, e.BackupCluster, req.BackupPool, backupImage, rec.Snapshot, true)
+	point, err := openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), rec.Snapshot, true)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -126,6 +115,62 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	return res, nil
 }
 
+// restorePoint is the record of the restore point req names, checked to be
+// usable for req.
+func (e *Engine) restorePoint(ctx context.Context, req RestoreRequest) (chain.Record, error) {
+	rec, err := e.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID)
+	if errors.Is(err, ErrGone) {
+		return rec, &FieldError{Field: "backup_id", Err: fmt.Errorf("backup %s is not a restore point of %s/%s in pool %s on %s",
+			req.BackupID, req.Pool, req.Image, req.BackupPool, e.BackupCluster.Name())}
+	}
+	if err != nil {
+		return rec, err
+	}
+	if rec.Pool != req.Pool {
+		return rec, &FieldError{Field: "pool", Err: fmt.Errorf("backup %s was taken of %s/%s, not of %s/%s", rec.ID, rec.Pool, rec.Image, req.Pool, req.Image)}
+	}
+	if e.SourceCluster == e.BackupCluster && req.TargetPool == req.BackupPool && req.TargetImage == chain.BackupImageName(req.Image) {
+		return rec, &FieldError{Field: "target_image", Err: fmt.Errorf("target %s/%s is the backup image itself", req.TargetPool, req.TargetImage)}
+	}
+	return rec, nil
+}
+
+// CheckRestore verifies, before any change, what Restore would refuse: a
+// restore point that is not there, a target pool that is missing, a target
+// that exists without Force.
+func (e *Engine) CheckRestore(ctx context.Context, req RestoreRequest) error {
+	if _, err := e.restorePoint(ctx, req); err != nil {
+		return err
+	}
+	ioctx, err := e.SourceCluster.IOContext(ctx, req.TargetPool)
+	if err != nil {
+		if IsNotFound(err) {
+			return &FieldError{Field: "target_pool", Err: err}
+		}
+		return err
+	}
+	img, err := rbd.OpenImageReadOnly(ioctx, req.TargetImage, rbd.NoSnapshot)
+	if errors.Is(err, rbd.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return &cephconn.Error{What: "target image " + spec(req.TargetPool, req.TargetImage), Err: err, Pool: req.TargetPool, User: e.SourceCluster.User()}
+	}
+	defer closeImage(img)
+	return refuseOverwrite(img, req, "target image "+spec(req.TargetPool, req.TargetImage)+" on "+e.SourceCluster.Name())
+}
+
+// refuseOverwrite fails unless the existing target may be written: with
+// Force, or when it is this restore's own unfinished target (a killed run is
+// resumed, force or not).
+func refuseOverwrite(img *rbd.Image, req RestoreRequest, what string) error {
+	if resuming, _ := img.GetMetadata(restoringKey); req.Force || resuming == req.BackupID {
+		return nil
+	}
+	return &FieldError{Field: "force", Err: fmt.Errorf("%s already exists and force is false: nothing was changed. "+
+		"Set force = true to overwrite it with the restore point, or choose another target_image", what)}
+}
+
 // openTarget opens the target image, creating it when it does not exist.
 func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64) (*rbd.Image, bool, error) {
 	what := "target image " + spec(req.TargetPool, req.TargetImage) + " on " + e.SourceCluster.Name()
@@ -135,13 +180,9 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 	}
 	img, err := rbd.OpenImage(ioctx, req.TargetImage, rbd.NoSnapshot)
 	if err == nil {
-		// An image this provider created for the same restore and did not
-		// finish (the run was killed) is resumed, force or not.
-		resuming, _ := img.GetMetadata(restoringKey)
-		if !req.Force && resuming != req.BackupID {
+		if err := refuseOverwrite(img, req, what); err != nil {
 			closeImage(img)
-			return nil, false, fmt.Errorf("%s already exists and force is false: nothing was changed. "+
-				"Set force = true to overwrite it with the restore point, or choose another target_image", what)
+			return nil, false, err
 		}
 		return img, false, nil
 	}

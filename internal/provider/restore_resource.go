@@ -8,6 +8,7 @@ import (
 
 	"github.com/ceph/go-ceph/rbd"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -18,7 +19,8 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure = &restoreResource{}
+	_ resource.ResourceWithConfigure  = &restoreResource{}
+	_ resource.ResourceWithModifyPlan = &restoreResource{}
 )
 
 // NewRestoreResource is cephbackup_restore.
@@ -85,6 +87,43 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	}
 }
 
+func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	// A new restore is checked against both clusters at plan time, so that
+	// a wrong id or an existing target fails the plan, not the apply.
+	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.engine == nil {
+		return
+	}
+	var plan restoreModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	for _, v := range []types.String{plan.BackupID, plan.Pool, plan.Image, plan.BackupPool, plan.TargetPool, plan.TargetImage} {
+		if v.IsUnknown() {
+			return
+		}
+	}
+	if plan.Force.IsUnknown() {
+		return
+	}
+	err := r.engine.CheckRestore(ctx, plan.request())
+	var field *engine.FieldError
+	switch {
+	case errors.As(err, &field):
+		resp.Diagnostics.AddAttributeError(path.Root(field.Field), "Cannot restore", field.Error()+".")
+	case err != nil:
+		resp.Diagnostics.AddError("Cannot plan the restore", err.Error())
+	}
+}
+
+func (m restoreModel) request() engine.RestoreRequest {
+	return engine.RestoreRequest{
+		BackupID: m.BackupID.ValueString(), Pool: m.Pool.ValueString(), Image: m.Image.ValueString(),
+		BackupPool: m.BackupPool.ValueString(), TargetPool: m.TargetPool.ValueString(),
+		TargetImage: m.TargetImage.ValueString(), Force: m.Force.ValueBool(), Verify: m.Verify.ValueBool(),
+	}
+}
+
 func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan restoreModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -98,11 +137,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := r.engine.Restore(ctx, engine.RestoreRequest{
-		BackupID: plan.BackupID.ValueString(), Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
-		BackupPool: plan.BackupPool.ValueString(), TargetPool: plan.TargetPool.ValueString(),
-		TargetImage: plan.TargetImage.ValueString(), Force: plan.Force.ValueBool(), Verify: plan.Verify.ValueBool(),
-	})
+	res, err := r.engine.Restore(ctx, plan.request())
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Restore into %s/%s failed", plan.TargetPool.ValueString(), plan.TargetImage.ValueString()),
 			err.Error()+"\n\nThe restore point on the backup cluster is untouched.")

@@ -1,13 +1,17 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/testcluster"
 )
 
@@ -218,4 +222,50 @@ data "cephbackup_restore_points" "vol" {
 			},
 		},
 	})
+}
+
+// A restore that cannot work fails the plan on the attribute at fault, and
+// nothing is created.
+func TestAccRestore_badInputFailsAtPlan(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("rbad")
+	e.src.CreateImage(t, srcPool, img, 8<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 1<<20, 1)
+	eng := e.adminEngine()
+	full, err := eng.Backup(context.Background(), engine.BackupRequest{Pool: srcPool, Image: img, BackupPool: backupPool}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: backupPool, Pool: srcPool, Image: img, ID: full.ID, Snapshot: full.Snapshot}); err != nil {
+			t.Error(err)
+		}
+	})
+	target := img + "-target"
+	cases := []struct {
+		name, config string
+		want         *regexp.Regexp
+	}{
+		{"backup id of no restore point", restoreConfig("r", fmt.Sprintf("%q", chain.NewID()), img, target, ""),
+			regexp.MustCompile(`Cannot restore(.|\n)*is not a restore point of\s+rbd/` + img)},
+		{"existing target without force", restoreConfig("r", fmt.Sprintf("%q", full.ID), img, img, ""),
+			wrapped("already exists and force is false: nothing was changed")},
+		{"missing target pool", strings.Replace(restoreConfig("r", fmt.Sprintf("%q", full.ID), img, target, ""),
+			`target_pool  = "rbd"`, `target_pool  = "no-such-pool"`, 1), wrapped(`pool "no-such-pool" on cluster does not exist`)},
+	}
+	sum := e.src.ExportSHA256(t, srcPool+"/"+img)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps:                    []resource.TestStep{{Config: e.providerBlock() + c.config, ExpectError: c.want, PlanOnly: true}},
+			})
+			if e.src.ImageExists(t, srcPool, target) {
+				t.Fatalf("target %s was created", target)
+			}
+			if got := e.src.ExportSHA256(t, srcPool+"/"+img); got != sum {
+				t.Fatalf("existing image %s changed: sha256 %s, was %s", img, got, sum)
+			}
+		})
+	}
 }
