@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -49,6 +50,20 @@ func verified(block string) string {
 	return block[:i] + "  verify = true\n" + block[i:]
 }
 
+// exactChecks counts the restore points and restored images compared, bit
+// for bit through `rbd export`, with what they must equal; TestMain reports
+// it. A mismatch fails its test.
+var exactChecks, inexact atomic.Int64
+
+// sameSum records one such comparison and says whether it held.
+func sameSum(got, want string) bool {
+	exactChecks.Add(1)
+	if got != want {
+		inexact.Add(1)
+	}
+	return got == want
+}
+
 // checkRestorePointExact compares, with the rbd CLI, the restore point of a
 // backup in state with the source snapshot it was taken from; the restore
 // point's checksum is saved in *sum when sum is not nil.
@@ -60,7 +75,7 @@ func (e *accEnv) checkRestorePointExact(t *testing.T, name, image string, sum *s
 		}
 		want := e.src.ExportSHA256(t, srcPool+"/"+image+"@"+snap)
 		got := e.dst.ExportSHA256(t, backupPool+"/"+chain.BackupImageName(image)+"@"+snap)
-		if got != want {
+		if !sameSum(got, want) {
 			return fmt.Errorf("%s: restore point sha256 %s differs from the source snapshot's %s", name, got, want)
 		}
 		if sum != nil {
@@ -78,7 +93,7 @@ func (e *accEnv) checkRestorePointSum(t *testing.T, name, image string, sum *str
 		if err != nil {
 			return err
 		}
-		if got := e.dst.ExportSHA256(t, backupPool+"/"+chain.BackupImageName(image)+"@"+snap); got != *sum {
+		if got := e.dst.ExportSHA256(t, backupPool+"/"+chain.BackupImageName(image)+"@"+snap); !sameSum(got, *sum) {
 			return fmt.Errorf("%s: restore point changed: sha256 %s, was %s", name, got, *sum)
 		}
 		return nil

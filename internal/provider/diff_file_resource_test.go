@@ -75,10 +75,10 @@ resource "cephbackup_diff_file" "incr" {
 						if len(snaps) != 2 {
 							return fmt.Errorf("rbd import-diff made snapshots %v", snaps)
 						}
-						if got := e.src.ExportSHA256(t, srcPool+"/"+copyImg+"@"+snaps[0]); got != sumFull {
+						if got := e.src.ExportSHA256(t, srcPool+"/"+copyImg+"@"+snaps[0]); !sameSum(got, sumFull) {
 							return fmt.Errorf("full file: sha256 %s, want %s", got, sumFull)
 						}
-						if got := e.src.ExportSHA256(t, srcPool+"/"+copyImg+"@"+snaps[1]); got != sumIncr {
+						if got := e.src.ExportSHA256(t, srcPool+"/"+copyImg+"@"+snaps[1]); !sameSum(got, sumIncr) {
 							return fmt.Errorf("incremental file: sha256 %s, want %s", got, sumIncr)
 						}
 						return nil

@@ -219,7 +219,7 @@ func TestAccFaults_killedMidTransferLosesNothing(t *testing.T) {
 	w.write(restore)
 	w.applyAndKill("restore", rng)
 	w.mustApply()
-	if got := e.src.ExportSHA256(t, srcPool+"/"+img+"-r"); got != incrSum {
+	if got := e.src.ExportSHA256(t, srcPool+"/"+img+"-r"); !sameSum(got, incrSum) {
 		t.Fatalf("restore after a kill: sha256 %s, want %s", got, incrSum)
 	}
 	e.checkPointSum(t, img, incrSnap, incrSum)
@@ -238,7 +238,7 @@ func (e *accEnv) checkNoHalfRestorePoint(t *testing.T, image string) {
 
 func (e *accEnv) checkPointSum(t *testing.T, image, snap, want string) {
 	t.Helper()
-	if got := e.dst.ExportSHA256(t, backupPool+"/"+chain.BackupImageName(image)+"@"+snap); got != want {
+	if got := e.dst.ExportSHA256(t, backupPool+"/"+chain.BackupImageName(image)+"@"+snap); !sameSum(got, want) {
 		t.Fatalf("restore point %s: sha256 %s, want %s", snap, got, want)
 	}
 }
@@ -383,7 +383,7 @@ data "cephbackup_restore_points" "p" {
 }
 `, img) + restoreConfig("r", "data.cephbackup_restore_points.p.restore_points[0].id", img, target, ""))
 	w.mustApply()
-	if got := e.src.ExportSHA256(t, srcPool+"/"+target); got != sum {
+	if got := e.src.ExportSHA256(t, srcPool+"/"+target); !sameSum(got, sum) {
 		t.Fatalf("restore with the source monitor stopped: sha256 %s, want %s", got, sum)
 	}
 	e.src.RBD(t, "rm", "--no-progress", srcPool+"/"+target)

@@ -32,7 +32,7 @@ resource "cephbackup_restore" %q {
 // checkImageSum compares the head of an image on c with a checksum taken earlier.
 func checkImageSum(t *testing.T, c *testcluster.Cluster, image string, sum *string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		if got := c.ExportSHA256(t, srcPool+"/"+image); got != *sum {
+		if got := c.ExportSHA256(t, srcPool+"/"+image); !sameSum(got, *sum) {
 			return fmt.Errorf("%s: sha256 %s, want %s", image, got, *sum)
 		}
 		return nil
