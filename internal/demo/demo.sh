@@ -77,7 +77,17 @@ tfvars() { # cluster name, key, weeks JSON, restore
 JSON
 }
 tf() { terraform -chdir="$plan" "$@"; }
-apply() { tf apply -auto-approve -compact-warnings -no-color "$@" | grep -E '^(cephbackup|module|data|Apply complete|Warning)' || true; }
+# Shows resource lines and the provider's own warnings (the dev_overrides notice
+# is noise here); a failed apply shows everything and stops the demo.
+apply() {
+	local out=$demo/apply.log
+	if ! tf apply -auto-approve -compact-warnings -no-color "$@" >"$out" 2>&1; then
+		cat "$out"
+		echo "demo: terraform apply failed" >&2
+		return 1
+	fi
+	grep -E '^(cephbackup|module|data|Apply complete|Warning:|- )' "$out" | grep -v 'development overrides' || true
+}
 
 tf get >/dev/null
 
