@@ -2,6 +2,8 @@ package rbddiff
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"reflect"
 	"testing"
 )
@@ -97,5 +99,43 @@ func TestGoldenDecode(t *testing.T) {
 				t.Errorf("records %+v, want %+v", recs, tc.recs)
 			}
 		})
+	}
+}
+
+// cephExportV2Diffs are the diff streams of a real "rbd export
+// --export-format 2" (Ceph 16.2.15) of an empty 1 MiB image with one
+// protected snapshot "a": the snapshot's stream, then the head's. Ceph 16
+// writes the one-byte 'p' record with a length of 8; rbd import accepts it.
+var cephExportV2Diffs = []byte("" +
+	"rbd diff v2\n" +
+	"t" + "\x05\x00\x00\x00\x00\x00\x00\x00" + "\x01\x00\x00\x00" + "a" +
+	"p" + "\x08\x00\x00\x00\x00\x00\x00\x00" + "\x01" +
+	"s" + "\x08\x00\x00\x00\x00\x00\x00\x00" + "\x00\x00\x10\x00\x00\x00\x00\x00" +
+	"e" +
+	"rbd diff v2\n" +
+	"f" + "\x05\x00\x00\x00\x00\x00\x00\x00" + "\x01\x00\x00\x00" + "a" +
+	"s" + "\x08\x00\x00\x00\x00\x00\x00\x00" + "\x00\x00\x10\x00\x00\x00\x00\x00" +
+	"e")
+
+func TestGoldenCeph16ExportFormat2(t *testing.T) {
+	src := bytes.NewReader(cephExportV2Diffs)
+	want := []Header{
+		{Version: V2, ToSnap: "a", HasToSnap: true, Protected: true, HasProtected: true, Size: 1 << 20, HasSize: true},
+		{Version: V2, FromSnap: "a", HasFromSnap: true, Size: 1 << 20, HasSize: true},
+	}
+	for i, w := range want {
+		d, err := NewReaderOptions(src, ReaderOptions{AllowTrailingData: true})
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		if h := d.Header(); h != w {
+			t.Errorf("stream %d: header %+v, want %+v", i, h, w)
+		}
+		if _, err := d.Next(); !errors.Is(err, io.EOF) {
+			t.Fatalf("stream %d: Next = %v, want io.EOF", i, err)
+		}
+	}
+	if src.Len() != 0 {
+		t.Fatalf("%d bytes left", src.Len())
 	}
 }

@@ -7,7 +7,7 @@
 //	v1 "rbd diff v1\n"           v2 "rbd diff v2\n"
 //	'f' u32 n, name[n]           'f' u64 4+n, u32 n, name[n]
 //	't' u32 n, name[n]           't' u64 4+n, u32 n, name[n]
-//	                             'p' u64 1, u8 protected (0/1)
+//	                             'p' u64 1 (or 8), u8 protected
 //	's' u64 size                 's' u64 8, u64 size
 //	'w' u64 off, u64 len, data   'w' u64 16+len, u64 off, u64 len, data[len]
 //	'z' u64 off, u64 len         'z' u64 16, u64 off, u64 len
@@ -18,6 +18,11 @@
 // skip tags they do not know; v1 has no such escape hatch and an unknown
 // tag is fatal. The layout follows Ceph's doc/dev/rbd-diff.rst and
 // src/tools/rbd/action/{Export,Import}.cc ('p' is only in the code).
+//
+// The 'p' record holds one byte, but Ceph 16 and earlier write a length of
+// 8 for it (newer releases write 1); rbd import reads one byte whatever the
+// length says. Reader accepts both lengths; Writer writes 1, which every
+// rbd import accepts.
 //
 // "rbd export-diff" and "rbd import-diff" only write and read v1; v2 streams
 // are found embedded, one per snapshot, in "rbd export --export-format 2"

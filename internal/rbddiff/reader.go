@@ -117,8 +117,13 @@ func (r *Reader) readHeader() error {
 			if r.h.HasProtected {
 				return r.dup(tag, tagOff)
 			}
-			if err := r.checkLen(tag, tagOff, recLen, 1); err != nil {
-				return err
+			// The content is one byte. Ceph 16's rbd export writes a length
+			// of 8 in front of it (later releases write 1); rbd import reads
+			// the byte and ignores the length, so accept both.
+			if recLen != protectedLenCeph16 {
+				if err := r.checkLen(tag, tagOff, recLen, 1); err != nil {
+					return err
+				}
 			}
 			b, err := r.readFull(1, noTag, "'p' protection status")
 			if err != nil {
@@ -385,6 +390,10 @@ func (r *Reader) dup(tag byte, off int64) error {
 func (r *Reader) unknown(tag byte, off int64) error {
 	return r.fail(&DecodeError{Offset: off, What: fmt.Sprintf("%s record tag %s", r.h.Version, tagName(tag)), Err: ErrUnknownTag})
 }
+
+// protectedLenCeph16 is the length field Ceph 16 ("pacific") and earlier
+// write for the one-byte 'p' record: Export.cc encodes len = 8, then a bool.
+const protectedLenCeph16 = 8
 
 // noTag tells readFull that what needs no tag prefix.
 const noTag = -1
