@@ -51,11 +51,23 @@ func ValidateID(id string) error {
 }
 
 // ValidateName checks a pool or image name the way a person writes it in a
-// config: not empty, and free of the separators of pool/image@snap specs.
+// config: not empty, free of the separators of pool/image@snap specs, and
+// free of NUL and other control characters (below 0x20, and 0x7f).
 func ValidateName(what, name string) error {
-	switch {
-	case name == "":
+	if name == "" {
 		return fmt.Errorf("%s must not be empty", what)
+	}
+	if i := strings.IndexFunc(name, isControl); i >= 0 {
+		if name[i] == 0 {
+			return fmt.Errorf("%s %q contains a NUL byte (a control character) at byte %d: Ceph takes names as C strings, "+
+				"which end at the first NUL, so this name would address %q instead: remove the NUL from the name",
+				what, name, i, name[:i])
+		}
+		return fmt.Errorf("%s %q contains the control character %U at byte %d: control characters are not allowed in "+
+			"pool and image names (they are invisible or garble logs, specs and the rbd CLI): remove it from the name",
+			what, name, rune(name[i]), i)
+	}
+	switch {
 	case strings.ContainsAny(name, "/@"):
 		return fmt.Errorf("%s %q contains '/' or '@', which Ceph uses to separate pool, image and snapshot: give the bare name", what, name)
 	case strings.TrimSpace(name) != name:
@@ -65,6 +77,9 @@ func ValidateName(what, name string) error {
 	}
 	return nil
 }
+
+// isControl reports the ASCII control characters: below 0x20, and DEL.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // ImportID is the id accepted by `terraform import`: <backup_pool>/<backup_id>.
 func ImportID(backupPool, id string) string { return backupPool + "/" + id }

@@ -50,6 +50,35 @@ func TestValidateName(t *testing.T) {
 	}
 }
 
+// C strings end at NUL, so "vol\x00x" would address "vol": names with NUL
+// or other control characters are refused, with what, why and what to do.
+func TestValidateNameControlCharacters(t *testing.T) {
+	for _, bad := range []string{"vol\x00x", "\x00", "vol\x00", "vol\nx", "vol\tx", "vol\rx", "vol\x1bx", "vol\x1fx", "vol\x7fx"} {
+		err := ValidateName("image", bad)
+		if err == nil {
+			t.Errorf("ValidateName(%q) accepted a name with a control character", bad)
+			continue
+		}
+		msg := err.Error()
+		for _, want := range []string{"image", "control character", "remove"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("ValidateName(%q): message %q lacks %q", bad, msg, want)
+			}
+		}
+		if strings.ContainsAny(msg, "\x00\n\r\x1b\x7f") {
+			t.Errorf("ValidateName(%q): message %q carries the raw control character", bad, msg)
+		}
+	}
+	if err := ValidateName("pool", "rbd\x00"); err == nil || !strings.Contains(err.Error(), "NUL") {
+		t.Errorf("a NUL is not named as such: %v", err)
+	}
+	for _, good := range []string{"vol\u00e9", "vol~1", "vol x", "\u00e9"} {
+		if err := ValidateName("image", good); err != nil {
+			t.Errorf("ValidateName(%q): %v", good, err)
+		}
+	}
+}
+
 func TestValidateID(t *testing.T) {
 	if err := ValidateID(NewID()); err != nil {
 		t.Fatalf("a new id is invalid: %v", err)
