@@ -45,7 +45,9 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	dst, err := openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), "", false)
 	switch {
 	case IsNotFound(err):
-		return false, e.removeSourceSnapshot(ctx, req.Pool, req.Image, req.Snapshot), nil
+		snap, warnings := ownSnapshot(req, req.Snapshot, "Terraform state",
+			fmt.Sprintf("on the source image %s", spec(req.Pool, req.Image)))
+		return false, append(warnings, e.removeSourceSnapshot(ctx, req.Pool, req.Image, snap)...), nil
 	case err != nil:
 		return false, nil, err
 	}
@@ -63,11 +65,13 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	if err := pts.CheckDeletable(req.ID); err != nil {
 		return false, nil, err
 	}
-	snap := req.Snapshot
+	snap, from := req.Snapshot, "Terraform state"
 	if r, ok := pts.Find(req.ID); ok {
-		snap = r.Snapshot
+		snap, from = r.Snapshot, "the backup's record"
 	}
-	warnings = e.removeSourceSnapshot(ctx, req.Pool, req.Image, snap)
+	snap, warnings = ownSnapshot(req, snap, from, fmt.Sprintf("on the source image %s or on the backup image %s",
+		spec(req.Pool, req.Image), spec(req.BackupPool, chain.BackupImageName(req.Image))))
+	warnings = append(warnings, e.removeSourceSnapshot(ctx, req.Pool, req.Image, snap)...)
 	if snap != "" {
 		if err := removeSnapshot(dst, snap); err != nil {
 			return false, warnings, err
@@ -78,6 +82,25 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	}
 	left, err := dst.GetSnapshotNames()
 	return err == nil && len(left) == 0, warnings, nil
+}
+
+// ownSnapshot returns snap if it is this provider's snapshot of the backup
+// being deleted (backup.<req.ID>.snap.<time>), and "" with a warning
+// otherwise: a name from Terraform state (or a damaged record) may name a
+// snapshot of someone else or of another backup, and Delete must never
+// remove those. from says where the name came from, where which images
+// were spared.
+func ownSnapshot(req DeleteRequest, snap, from, where string) (string, []string) {
+	if snap == "" {
+		return "", nil
+	}
+	if id, _, ok := chain.ParseSnapshotName(snap); ok && id == req.ID {
+		return snap, nil
+	}
+	return "", []string{fmt.Sprintf("%s names the snapshot %q for backup %s, but that is not this backup's snapshot "+
+		"(the provider names it backup.%s.snap.<unix time>), so no snapshot of that name was removed %s. "+
+		"If it is a leftover of this backup after all, remove it with `rbd snap rm`; otherwise it belongs to something else and was rightly kept",
+		from, snap, req.ID, req.ID, where)}
 }
 
 // removeSourceSnapshot removes a backup's snapshot on the source image. The
