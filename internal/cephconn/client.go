@@ -99,7 +99,8 @@ func (c *Client) Close() {
 	}
 }
 
-// clientOptions are set on every connection: the timeouts make an
+// clientOptions are set on every connection, after the config file is read
+// so that it cannot override them: the timeouts make an
 // unreachable monitor or a stopped OSD an error instead of a hang, and
 // rbd_skip_partial_discard=false makes Discard zero small or unaligned ranges
 // instead of silently keeping their data (see the engine's zero handling).
@@ -113,6 +114,11 @@ func clientOptions(timeout time.Duration) map[string]string {
 		// librbd's own default, stated so a ceph.conf cannot turn it off:
 		// a crashed client's writes must never be visible as a snapshot.
 		"rbd_cache_writethrough_until_flush": "true",
+		// Also librbd's default, pinned so a ceph.conf cannot turn it off:
+		// when this client breaks a dead holder's exclusive lock, the
+		// holder is blocklisted first, so none of its late writes can land
+		// after the lock has changed hands.
+		"rbd_blocklist_on_break_lock": "true",
 	}
 }
 
