@@ -10,7 +10,6 @@ import (
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
-	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
 )
 
@@ -49,6 +48,11 @@ func (r BackupRequest) Validate() error {
 // as the backup has an id and a source snapshot, so a caller can save it
 // before the long transfer (a later failure then leaves a tracked, deletable
 // backup rather than an orphan).
+//
+// The source image is opened read-write only to create and remove snapshots;
+// its data is read through a read-only open of the new snapshot, so a
+// production volume carries no watcher or lock of the provider's while the
+// data travels.
 func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(chain.Record)) (chain.Record, error) {
 	if err := req.Validate(); err != nil {
 		return chain.Record{}, err
@@ -58,17 +62,17 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		return chain.Record{}, err
 	}
 	src := chain.Source{FSID: fsid, Pool: req.Pool, Image: req.Image}
-	srcImg, err := openImage(ctx, e.SourceCluster, req.Pool, req.Image, "", false)
+	srcHead, err := openImage(ctx, e.SourceCluster, req.Pool, req.Image, "", true)
 	if err != nil {
 		return chain.Record{}, err
 	}
-	defer closeImage(srcImg)
-	headSize, err := srcImg.GetSize()
+	headSize, err := srcHead.GetSize()
+	closeImage(srcHead)
 	if err != nil {
 		return chain.Record{}, err
 	}
 
-	dst, fresh, err := e.ensureBackupImage(ctx, req.BackupPool, src, headSize)
+	dst, err := e.ensureBackupImage(ctx, req.BackupPool, src, headSize)
 	if err != nil {
 		return chain.Record{}, err
 	}
@@ -84,6 +88,9 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 			release()
 		}
 	}()
+	if e.beforeLock != nil {
+		e.beforeLock()
+	}
 	unlock, err := e.lock(ctx, dst, writerPatience)
 	if err != nil {
 		return chain.Record{}, err
@@ -96,19 +103,11 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 	if err != nil {
 		return chain.Record{}, err
 	}
-	e.cleanAbandoned(ctx, srcImg, dst, pts, src)
+	e.cleanAbandoned(ctx, dst, pts, src)
 
-	var parent chain.Record
 	if req.ParentID != "" {
-		if parent, err = pts.CheckParent(req.ParentID, src); err != nil {
+		if _, err = pts.CheckParent(req.ParentID, src); err != nil {
 			return chain.Record{}, err
-		}
-		srcSnaps, err := snapshots(srcImg)
-		if err != nil {
-			return chain.Record{}, err
-		}
-		if _, ok := srcSnaps[parent.Snapshot]; !ok {
-			return chain.Record{}, errParentSnapshotGone(parent)
 		}
 	}
 
@@ -122,7 +121,10 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 	if err := dst.SetMetadata(chain.RecordKey(id), rec.Encode()); err != nil {
 		return chain.Record{}, &cephconn.Error{What: "the backup record on " + dst.GetName(), Err: err}
 	}
-	if _, err := srcImg.CreateSnapshot(rec.Snapshot); err != nil {
+	if err := e.onSource(ctx, req.Pool, req.Image, func(img *rbd.Image) error {
+		_, err := img.CreateSnapshot(rec.Snapshot)
+		return err
+	}); err != nil {
 		e.forget(dst, id)
 		return chain.Record{}, &cephconn.Error{What: "snapshot " + spec(req.Pool, req.Image) + "@" + rec.Snapshot, Err: err}
 	}
@@ -130,46 +132,76 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		started(rec)
 	}
 
-	rec, err = e.fill(ctx, dst, fresh, req, rec, parent)
+	rec, err = e.fill(ctx, dst, req, rec, pts)
 	if err != nil {
 		// Nothing of this backup is a restore point yet: undo what it made.
 		// What cannot be undone now is cleaned by the next backup of the image.
-		_ = removeSnapshot(srcImg, rec.Snapshot)
+		_ = e.onSource(ctx, req.Pool, req.Image, func(img *rbd.Image) error { return removeSnapshot(img, rec.Snapshot) })
 		if stuck = cephconn.Is(err, syscall.ETIMEDOUT); !stuck {
 			e.forget(dst, id)
 		}
 		return rec, err
 	}
+	e.pruneSourceSnapshots(ctx, dst, src, rec.Snapshot)
+	return rec, nil
+}
 
-	// Prune source snapshots that no incremental will need any more.
-	if srcSnaps, err := snapshots(srcImg); err == nil {
+// onSource runs f on the source image opened read-write, and closes it.
+func (e *Engine) onSource(ctx context.Context, pool, image string, f func(*rbd.Image) error) error {
+	img, err := openImage(ctx, e.SourceCluster, pool, image, "", false)
+	if err != nil {
+		return err
+	}
+	defer closeImage(img)
+	return f(img)
+}
+
+// pruneSourceSnapshots removes the source snapshots that no incremental will
+// need any more: all of src's backups' but keep, the newest.
+func (e *Engine) pruneSourceSnapshots(ctx context.Context, dst *rbd.Image, src chain.Source, keep string) {
+	pts, err := points(dst)
+	if err != nil {
+		return
+	}
+	_ = e.onSource(ctx, src.Pool, src.Image, func(img *rbd.Image) error {
+		srcSnaps, err := snapshots(img)
+		if err != nil {
+			return err
+		}
 		names := make([]string, 0, len(srcSnaps))
 		for n := range srcSnaps {
 			names = append(names, n)
 		}
-		pts, _ = points(dst)
-		for _, s := range pts.ObsoleteSourceSnapshots(src, rec.Snapshot, names) {
-			if err := removeSnapshot(srcImg, s); err != nil {
+		for _, s := range pts.ObsoleteSourceSnapshots(src, keep, names) {
+			if err := removeSnapshot(img, s); err != nil {
 				e.log().Info(ctx, "could not remove an obsolete source snapshot", map[string]any{"snapshot": s, "error": err.Error()})
 				continue
 			}
-			e.log().Info(ctx, "removed obsolete source snapshot", map[string]any{"snapshot": spec(req.Pool, req.Image) + "@" + s})
+			e.log().Info(ctx, "removed obsolete source snapshot", map[string]any{"snapshot": spec(src.Pool, src.Image) + "@" + s})
 		}
-	}
-	return rec, nil
+		return nil
+	})
 }
 
 // fill copies the data into the backup image and turns it into a restore
 // point. The restore point's snapshot is taken only once all data is in and
 // flushed, and the record is marked complete just before it.
-func (e *Engine) fill(ctx context.Context, dst *rbd.Image, fresh bool, req BackupRequest, rec chain.Record, parent chain.Record) (chain.Record, error) {
-	ioctx, err := e.SourceCluster.IOContext(ctx, req.Pool)
+//
+// What is copied is decided here, under the backup image's lock, from what
+// the image holds now (another backup may have written it since it was
+// opened). A full copies everything allocated at the source and rewrites
+// everything the backup image's head holds. An incremental diffs from its
+// base: the newest restore point whose snapshot is also still on the source.
+// The head equals that restore point plus whatever changed on it since, and
+// the source snapshot equals it plus what changed at the source since, so
+// rewriting both sets from the source makes the head exact. Any such
+// snapshot will do, not only the parent's, so a chain goes on incrementally
+// after a restore point was deleted out of band; with none, the whole image
+// is copied into the existing backup image.
+func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, rec chain.Record, pts chain.Points) (chain.Record, error) {
+	snapImg, err := openImage(ctx, e.SourceCluster, req.Pool, req.Image, rec.Snapshot, true)
 	if err != nil {
 		return rec, err
-	}
-	snapImg, err := rbd.OpenImageReadOnly(ioctx, req.Image, rec.Snapshot)
-	if err != nil {
-		return rec, &cephconn.Error{What: "snapshot " + spec(req.Pool, req.Image) + "@" + rec.Snapshot, Err: err}
 	}
 	defer closeImage(snapImg)
 	size, err := snapImg.GetSize()
@@ -181,26 +213,28 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, fresh bool, req Backu
 		return rec, err
 	}
 
-	// Full: everything allocated at the source, and everything the backup
-	// image's head holds (older backups' data must not survive where the
-	// source is empty). Incremental: what changed at the source since the
-	// parent, and whatever an interrupted run left dirty since the parent.
-	var srcData, srcZero, dstDirty extent.Set
-	if parent.ID == "" {
-		srcData, srcZero, err = transfer.Changes(snapImg, "", size, false)
-		if err == nil && !fresh {
-			dstDirty, _, err = transfer.Changes(dst, "", size, false)
+	base := ""
+	if rec.Kind == chain.Incremental {
+		if base, err = incrementalBase(snapImg, pts, rec.Source()); err != nil {
+			return rec, err
 		}
-	} else {
-		srcData, srcZero, err = transfer.Changes(snapImg, parent.Snapshot, size, true)
-		if err == nil {
-			dstDirty, _, err = transfer.Changes(dst, parent.Snapshot, size, true)
+		if base == "" {
+			e.log().Info(ctx, "no restore point of this image is still on the source: copying the whole image into the backup image", map[string]any{
+				"backup_image": dst.GetName(), "parent_id": rec.ParentID,
+			})
 		}
 	}
+	srcData, srcZero, err := transfer.Changes(snapImg, base, size, base != "")
 	if err != nil {
 		return rec, err
 	}
-	plan := transfer.NewPlan(srcData, srcZero, dstDirty, size, !fresh)
+	dstDirty, err := transfer.Dirty(dst, base, size)
+	if err != nil {
+		return rec, err
+	}
+	// A backup image with nothing allocated needs no zeros written: its
+	// holes read as zeros already.
+	plan := transfer.NewPlan(srcData, srcZero, dstDirty, size, base != "" || len(dstDirty) > 0)
 	stats, err := e.run(ctx, snapImg, dst, plan, "backup", rec.Snapshot)
 	if err != nil {
 		return rec, err
@@ -224,6 +258,23 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, fresh bool, req Backu
 		return rec, &cephconn.Error{What: "restore point " + dst.GetName() + "@" + rec.Snapshot, Err: err}
 	}
 	return rec, nil
+}
+
+// incrementalBase is the snapshot an incremental of src diffs from: the
+// newest (by the source's snapshot ids) of src's restore points whose
+// snapshot the source image still has; "" when there is none.
+func incrementalBase(snapImg *rbd.Image, pts chain.Points, src chain.Source) (string, error) {
+	srcSnaps, err := snapshots(snapImg)
+	if err != nil {
+		return "", err
+	}
+	var base rbd.SnapInfo
+	for _, r := range pts.RestorePoints() {
+		if s, ok := srcSnaps[r.Snapshot]; ok && r.Source() == src && (base.Name == "" || s.Id > base.Id) {
+			base = s
+		}
+	}
+	return base.Name, nil
 }
 
 // run executes a transfer plan with progress logged at INFO.
@@ -284,12 +335,12 @@ func (e *Engine) forget(dst *rbd.Image, id string) {
 // cleanAbandoned removes what interrupted backups of src left behind: their
 // source snapshots and records. Runs under the backup image's lock, so no
 // live backup of the image is in progress. Restore points are never touched.
-func (e *Engine) cleanAbandoned(ctx context.Context, srcImg, dst *rbd.Image, pts chain.Points, src chain.Source) {
+func (e *Engine) cleanAbandoned(ctx context.Context, dst *rbd.Image, pts chain.Points, src chain.Source) {
 	for _, r := range pts.Abandoned() {
 		if r.Source() != src {
 			continue
 		}
-		if err := removeSnapshot(srcImg, r.Snapshot); err != nil {
+		if err := e.onSource(ctx, src.Pool, src.Image, func(img *rbd.Image) error { return removeSnapshot(img, r.Snapshot) }); err != nil {
 			e.log().Info(ctx, "could not remove the source snapshot of an interrupted backup", map[string]any{"snapshot": r.Snapshot, "error": err.Error()})
 			continue
 		}

@@ -35,6 +35,10 @@ type Engine struct {
 	Transfer      transfer.Options
 	Log           Logger
 	Now           func() time.Time
+
+	// beforeLock, when set by a test, runs between opening a backup image
+	// and taking its lock: where another writer can slip in.
+	beforeLock func()
 }
 
 func (e *Engine) log() Logger {
@@ -58,14 +62,30 @@ func (e *Engine) now() time.Time {
 // operation's own timeout allows; for a restore target, only long enough for
 // a dead holder's lock to be broken (a live one is a VM using the volume).
 const (
-	writerPatience = 24 * time.Hour
-	targetPatience = 90 * time.Second
+	writerPatience  = 24 * time.Hour
+	targetPatience  = 90 * time.Second
+	maxLockTimeouts = 3
 )
 
 const backupImageFeatures = rbd.FeatureLayering | rbd.FeatureExclusiveLock |
 	rbd.FeatureObjectMap | rbd.FeatureFastDiff | rbd.FeatureDeepFlatten
 
 func spec(pool, image string) string { return pool + "/" + image }
+
+// sameCluster reports whether cluster and backup_cluster are one cluster, by
+// fsid: two configurations (other users, other monitor addresses) may name
+// the same cluster.
+func (e *Engine) sameCluster(ctx context.Context) (bool, error) {
+	src, err := e.SourceCluster.FSID(ctx)
+	if err != nil {
+		return false, err
+	}
+	dst, err := e.BackupCluster.FSID(ctx)
+	if err != nil {
+		return false, err
+	}
+	return src == dst, nil
+}
 
 // openImage opens pool/image at snap ("" = head) on c, read-only or not.
 func openImage(ctx context.Context, c *cephconn.Client, pool, image, snap string, readOnly bool) (*rbd.Image, error) {
@@ -140,12 +160,21 @@ func (e *Engine) lock(ctx context.Context, img *rbd.Image, patience time.Duratio
 	defer cancel()
 	wait := 500 * time.Millisecond
 	logged := false
+	timeouts := 0
 	for {
 		err := img.LockAcquire(rbd.LockModeExclusive)
 		if err == nil {
 			return func() { _ = img.LockRelease() }, nil
 		}
-		if !cephconn.Is(err, syscall.EROFS) && !cephconn.Is(err, syscall.EBUSY) && !cephconn.Is(err, syscall.EAGAIN) {
+		// A lock request that timed out (the holder did not answer in time)
+		// is tried again, a few times: a cluster that stays unresponsive
+		// must still fail the apply well before its timeout.
+		if cephconn.Is(err, syscall.ETIMEDOUT) {
+			timeouts++
+		}
+		retryable := cephconn.Is(err, syscall.EROFS) || cephconn.Is(err, syscall.EBUSY) || cephconn.Is(err, syscall.EAGAIN) ||
+			(cephconn.Is(err, syscall.ETIMEDOUT) && timeouts <= maxLockTimeouts)
+		if !retryable {
 			return nil, &cephconn.Error{What: "the lock of image " + img.GetName(), Err: err}
 		}
 		if !logged {
@@ -169,31 +198,31 @@ func (e *Engine) lock(ctx context.Context, img *rbd.Image, patience time.Duratio
 }
 
 // ensureBackupImage opens the backup image for src, creating it with size
-// when missing; fresh reports whether it was just created (and so is empty).
-func (e *Engine) ensureBackupImage(ctx context.Context, backupPool string, src chain.Source, size uint64) (img *rbd.Image, fresh bool, err error) {
+// when missing. Whether it holds data is for the caller to find out under its
+// lock: another backup may write it between its creation and then.
+func (e *Engine) ensureBackupImage(ctx context.Context, backupPool string, src chain.Source, size uint64) (*rbd.Image, error) {
 	name := chain.BackupImageName(src.Image)
+	what := "backup image " + spec(backupPool, name) + " on " + e.BackupCluster.Name()
 	ioctx, err := e.BackupCluster.IOContext(ctx, backupPool)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	img, err = rbd.OpenImage(ioctx, name, rbd.NoSnapshot)
+	img, err := rbd.OpenImage(ioctx, name, rbd.NoSnapshot)
 	if errors.Is(err, rbd.ErrNotFound) {
 		opts := rbd.NewRbdImageOptions()
 		defer opts.Destroy()
 		if err := opts.SetUint64(rbd.ImageOptionFeatures, backupImageFeatures); err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		cerr := rbd.CreateImage(ioctx, name, size, opts)
-		if cerr != nil && !cephconn.Is(cerr, syscall.EEXIST) {
-			return nil, false, &cephconn.Error{What: "backup image " + spec(backupPool, name) + " on " + e.BackupCluster.Name(), Err: cerr}
+		if err := rbd.CreateImage(ioctx, name, size, opts); err != nil && !cephconn.Is(err, syscall.EEXIST) {
+			return nil, &cephconn.Error{What: what, Err: err}
 		}
-		fresh = cerr == nil
 		img, err = rbd.OpenImage(ioctx, name, rbd.NoSnapshot)
 	}
 	if err != nil {
-		return nil, false, &cephconn.Error{What: "backup image " + spec(backupPool, name) + " on " + e.BackupCluster.Name(), Err: err}
+		return nil, &cephconn.Error{What: what, Err: err}
 	}
-	return img, fresh, nil
+	return img, nil
 }
 
 // claimBackupImage makes sure img holds backups of src and nothing else, and

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ceph/go-ceph/rbd"
 
@@ -27,9 +29,19 @@ type RestoreRequest struct {
 	Verify bool
 }
 
-// restoringKey marks a target image created by a restore that has not
-// finished; its value is the backup id being restored.
-const restoringKey = "cephbackup.restoring"
+// Metadata on restore targets. restoringKey marks a target image created by
+// a restore that has not finished; its value is the backup id being
+// restored. createdByKey marks an image a restore created (its value is the
+// backup id first restored into it): only such an image is ever deleted.
+const (
+	restoringKey = "cephbackup.restoring"
+	createdByKey = "cephbackup.created_by_restore"
+)
+
+// staleWatchPatience is how long a restore waits for another client's watch
+// on the target to go away before refusing: a killed client's watch expires
+// after osd_client_watch_timeout (30 s by default); a live one stays.
+const staleWatchPatience = 45 * time.Second
 
 // RestoreResult says what a restore did.
 type RestoreResult struct {
@@ -40,6 +52,9 @@ type RestoreResult struct {
 	BaseSnapshot string
 	// SHA256 of the restored image, when verified.
 	SHA256 string
+	// CreatedTarget says the restore created the target image (or resumed
+	// its own interrupted creation of it).
+	CreatedTarget bool
 }
 
 // Validate checks names before anything touches a cluster.
@@ -74,15 +89,13 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	}
 	defer closeImage(point)
 
-	target, fresh, err := e.openTarget(ctx, req, rec.Size)
+	target, created, err := e.openTarget(ctx, req, rec.Size)
 	if err != nil {
 		return RestoreResult{}, err
 	}
 	defer closeImage(target)
-	if !fresh {
-		// A client that has the image open for writing (a running VM) holds
-		// its exclusive lock; restoring under it would corrupt both.
-		unlock, err := e.lock(ctx, target, targetPatience)
+	if !created {
+		unlock, err := e.claimTarget(ctx, target, spec(req.TargetPool, req.TargetImage))
 		if err != nil {
 			return RestoreResult{}, err
 		}
@@ -92,7 +105,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 		return RestoreResult{}, err
 	}
 
-	plan, base, err := e.restorePlan(ctx, req, rec, point, target, fresh)
+	plan, base, err := e.restorePlan(ctx, req, rec, point, target, created)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -103,7 +116,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if err := target.Flush(); err != nil {
 		return RestoreResult{}, &cephconn.Error{What: "flushing " + spec(req.TargetPool, req.TargetImage), Err: err}
 	}
-	res := RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base}
+	res := RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base, CreatedTarget: created}
 	if req.Verify {
 		if res.SHA256, err = e.verifyCopy(ctx, point, target, rec.Size, rec.SHA256); err != nil {
 			return res, err
@@ -129,8 +142,15 @@ func (e *Engine) restorePoint(ctx context.Context, req RestoreRequest) (chain.Re
 	if rec.Pool != req.Pool {
 		return rec, &FieldError{Field: "pool", Err: fmt.Errorf("backup %s was taken of %s/%s, not of %s/%s", rec.ID, rec.Pool, rec.Image, req.Pool, req.Image)}
 	}
-	if e.SourceCluster == e.BackupCluster && req.TargetPool == req.BackupPool && req.TargetImage == chain.BackupImageName(req.Image) {
-		return rec, &FieldError{Field: "target_image", Err: fmt.Errorf("target %s/%s is the backup image itself", req.TargetPool, req.TargetImage)}
+	if req.TargetPool == req.BackupPool && req.TargetImage == chain.BackupImageName(req.Image) {
+		same, err := e.sameCluster(ctx)
+		if err != nil {
+			return rec, err
+		}
+		if same {
+			return rec, &FieldError{Field: "target_image", Err: fmt.Errorf("target %s/%s is the backup image itself (cluster and backup_cluster are one cluster, by fsid): "+
+				"restoring into it would overwrite the image that holds the restore points. Choose another target_image or target_pool", req.TargetPool, req.TargetImage)}
+		}
 	}
 	return rec, nil
 }
@@ -172,19 +192,23 @@ func refuseOverwrite(img *rbd.Image, req RestoreRequest, what string) error {
 }
 
 // openTarget opens the target image, creating it when it does not exist.
-func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64) (*rbd.Image, bool, error) {
+// created says it is the restore's own: just created, or created by an
+// interrupted run of the same restore.
+func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64) (img *rbd.Image, created bool, err error) {
 	what := "target image " + spec(req.TargetPool, req.TargetImage) + " on " + e.SourceCluster.Name()
 	ioctx, err := e.SourceCluster.IOContext(ctx, req.TargetPool)
 	if err != nil {
 		return nil, false, err
 	}
-	img, err := rbd.OpenImage(ioctx, req.TargetImage, rbd.NoSnapshot)
+	img, err = rbd.OpenImage(ioctx, req.TargetImage, rbd.NoSnapshot)
 	if err == nil {
 		if err := refuseOverwrite(img, req, what); err != nil {
 			closeImage(img)
 			return nil, false, err
 		}
-		return img, false, nil
+		resuming, _ := img.GetMetadata(restoringKey)
+		creator, _ := img.GetMetadata(createdByKey)
+		return img, resuming == req.BackupID && creator == req.BackupID, nil
 	}
 	if !errors.Is(err, rbd.ErrNotFound) {
 		return nil, false, &cephconn.Error{What: what, Err: err}
@@ -199,6 +223,9 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 	}
 	img, err = rbd.OpenImage(ioctx, req.TargetImage, rbd.NoSnapshot)
 	if err == nil {
+		err = img.SetMetadata(createdByKey, req.BackupID)
+	}
+	if err == nil {
 		err = img.SetMetadata(restoringKey, req.BackupID)
 	}
 	if err != nil {
@@ -208,15 +235,66 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 	return img, true, nil
 }
 
+// claimTarget makes sure no other client uses an existing target before it
+// is written, and keeps it so while the restore runs. A client with the
+// image open, busy or idle, is a watcher (the exclusive lock alone does not
+// tell: librbd hands it over on request, and an idle client holds none), so
+// any watcher but the provider's own connection refuses the restore. The
+// exclusive lock, where the image has the feature, then stops a client that
+// opens the image later from writing until the restore is done.
+func (e *Engine) claimTarget(ctx context.Context, target *rbd.Image, name string) (release func(), err error) {
+	conn, err := e.SourceCluster.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	self := int64(conn.GetInstanceID())
+	deadline := time.Now().Add(staleWatchPatience)
+	for {
+		watchers, err := target.ListWatchers()
+		if err != nil {
+			return nil, &cephconn.Error{What: "the clients of image " + name, Err: err}
+		}
+		var others []string
+		for _, w := range watchers {
+			if w.Id != self {
+				others = append(others, fmt.Sprintf("client.%d at %s", w.Id, w.Addr))
+			}
+		}
+		if len(others) == 0 {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, &FieldError{Field: "target_image", Err: fmt.Errorf("image %s is in use by %s: restoring under a running client would corrupt what both write, so nothing was written. "+
+				"Stop the client first (shut the VM down, unmap or unmount the device; `rbd status %s` lists the clients) and apply again",
+				name, strings.Join(others, ", "), name)}
+		}
+		e.log().Info(ctx, "waiting for other clients to close the target image (a killed client's watch expires within 30 s)", map[string]any{
+			"image": name, "clients": others,
+		})
+		select {
+		case <-ctx.Done():
+		case <-time.After(3 * time.Second):
+		}
+	}
+	features, err := target.GetFeatures()
+	if err != nil {
+		return nil, &cephconn.Error{What: "the features of image " + name, Err: err}
+	}
+	if features&rbd.FeatureExclusiveLock == 0 {
+		return func() {}, nil
+	}
+	return e.lock(ctx, target, targetPatience)
+}
+
 // restorePlan decides what to send. With a snapshot that the target and the
 // backup image share (same name: a backup's snapshot, on the source volume
 // and on the backup image), the target equals the backup image at that
 // snapshot except for what changed on either side since; those extents are
 // all that is sent. Otherwise the whole restore point is copied and every
 // allocated extent of the target is rewritten or zeroed.
-func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point, target *rbd.Image, fresh bool) (transfer.Plan, string, error) {
+func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point, target *rbd.Image, created bool) (transfer.Plan, string, error) {
 	size := rec.Size
-	if fresh {
+	if created {
 		data, zero, err := transfer.Changes(point, "", size, false)
 		return transfer.NewPlan(data, zero, nil, size, false), "", err
 	}
@@ -229,7 +307,7 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		if err != nil {
 			return transfer.Plan{}, "", err
 		}
-		dirty, _, err := transfer.Changes(target, "", size, false)
+		dirty, err := transfer.Dirty(target, "", size)
 		return transfer.NewPlan(data, zero, dirty, size, true), "", err
 	}
 
@@ -256,7 +334,9 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		// Beyond the shared snapshot's end the target has only zeros.
 		data = extent.Union(data, extent.Set{{Off: base.Size, Len: size - base.Size}})
 	}
-	dirty, _, err := transfer.Changes(target, base.Name, size, true)
+	// Everything the target changed since, written or discarded (fstrim,
+	// mkfs, blkdiscard), is rewritten from the restore point.
+	dirty, err := transfer.Dirty(target, base.Name, size)
 	if err != nil {
 		return transfer.Plan{}, "", err
 	}
@@ -316,15 +396,33 @@ func (e *Engine) ImageExists(ctx context.Context, pool, image string) (bool, err
 	return err == nil, err
 }
 
-// RemoveImage deletes pool/image on the source cluster; gone is success.
-// An image with snapshots is refused by Ceph, and the error says so.
-func (e *Engine) RemoveImage(ctx context.Context, pool, image string) error {
+// RemoveRestoredImage deletes pool/image on the source cluster if a restore
+// created it (it bears the mark); gone is success. An image without the mark
+// (one a forced restore overwrote, or another image that took the name since)
+// is left in place, and kept says so. An image with snapshots is refused by
+// Ceph, and the error says so.
+func (e *Engine) RemoveRestoredImage(ctx context.Context, pool, image string) (kept bool, err error) {
+	img, err := openImage(ctx, e.SourceCluster, pool, image, "", true)
+	if IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, markErr := img.GetMetadata(createdByKey)
+	closeImage(img)
+	if errors.Is(markErr, rbd.ErrNotFound) {
+		return true, nil
+	}
+	if markErr != nil {
+		return false, &cephconn.Error{What: "the metadata of image " + spec(pool, image), Err: markErr}
+	}
 	ioctx, err := e.SourceCluster.IOContext(ctx, pool)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := rbd.RemoveImage(ioctx, image); err != nil && !IsNotFound(err) {
-		return &cephconn.Error{What: "image " + spec(pool, image) + " (remove its snapshots first if it has any)", Err: err}
+		return false, &cephconn.Error{What: "image " + spec(pool, image) + " (remove its snapshots first if it has any)", Err: err}
 	}
-	return nil
+	return false, nil
 }

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ceph/go-ceph/rbd"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -45,6 +45,7 @@ type restoreModel struct {
 	RestoredAt            types.String   `tfsdk:"restored_at"`
 	Verify                types.Bool     `tfsdk:"verify"`
 	SHA256                types.String   `tfsdk:"sha256"`
+	TargetCreated         types.Bool     `tfsdk:"target_created"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -74,8 +75,13 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"force": optionalBool("Allow overwriting an existing target image. The result then has the restore point's size and content exactly. " +
 				"When the target still has the snapshot of a backup on the same backup image (restoring into the original volume), only the differing extents are sent. " +
 				"Changing it later does not restore again."),
-			"delete_target_on_destroy": optionalBool("Delete the target image when this resource is destroyed. Default false: the restored image stays. " +
+			"delete_target_on_destroy": optionalBool("Delete the target image when this resource is destroyed, if this restore created it (see `target_created`). " +
+				"Default false: the restored image stays. An image that existed before (overwritten with `force`) is never deleted, whatever this says. " +
 				"Changing it does not restore again."),
+			"target_created": schema.BoolAttribute{Computed: true,
+				MarkdownDescription: "Whether this restore created the target image. It is also marked so on the image (metadata `cephbackup.created_by_restore`); " +
+					"`delete_target_on_destroy` deletes only an image with both.",
+				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
 			"size":           computedInt64("Size of the restored image in bytes (the restore point's size)."),
 			"restored_bytes": computedInt64("Bytes of data written to the target (zeroed ranges not counted)."),
 			"restored_at":    computedString("When the restore finished (RFC 3339)."),
@@ -147,6 +153,7 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	plan.Size = types.Int64Value(int64(res.Record.Size))
 	plan.RestoredBytes = types.Int64Value(int64(res.RestoredBytes))
 	plan.RestoredAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
+	plan.TargetCreated = types.BoolValue(res.CreatedTarget)
 	plan.SHA256 = types.StringNull()
 	if res.SHA256 != "" {
 		plan.SHA256 = types.StringValue(res.SHA256)
@@ -196,8 +203,20 @@ func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := r.engine.RemoveImage(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
-	if err != nil && !errors.Is(err, rbd.ErrNotFound) {
+	target := state.TargetPool.ValueString() + "/" + state.TargetImage.ValueString()
+	if !state.TargetCreated.ValueBool() {
+		resp.Diagnostics.AddWarning("Target image kept",
+			fmt.Sprintf("%s existed before this restore wrote into it (or this restore's state predates target_created), so it is not deleted "+
+				"although delete_target_on_destroy is true: it is a volume of its own. Remove it with `rbd rm %s` if it is no longer needed.", target, target))
+		return
+	}
+	kept, err := r.engine.RemoveRestoredImage(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
+	switch {
+	case err != nil:
 		resp.Diagnostics.AddError("Cannot delete the restored image", err.Error())
+	case kept:
+		resp.Diagnostics.AddWarning("Target image kept",
+			fmt.Sprintf("%s does not bear the mark of an image this provider's restore created (metadata cephbackup.created_by_restore): "+
+				"it was replaced by another image of that name, so it is not deleted. Remove it with `rbd rm %s` if it is no longer needed.", target, target))
 	}
 }
