@@ -97,7 +97,9 @@ func TestAccExact_zeroingIgnoresSkipPartialDiscard(t *testing.T) {
 			}
 		}
 	})
-	sum := func(r chain.Record) string { return dst.ExportSHA256(t, bpool+"/"+chain.BackupImageName(img)+"@"+r.Snapshot) }
+	sum := func(r chain.Record) string {
+		return dst.ExportSHA256(t, bpool+"/"+chain.BackupImageName(img)+"@"+r.Snapshot)
+	}
 	// Zero runs long enough to be sent as zero operations, at unaligned
 	// offsets inside data. Written as zeros: a discard on the source would
 	// itself be skipped in part by the override.

@@ -94,6 +94,7 @@ func TestAccRestore_everyPointOfAChainIntoNewImages(t *testing.T) {
 					resource.TestCheckResourceAttr("cephbackup_restore.r0", "size", fmt.Sprint(24<<20)),
 					resource.TestCheckResourceAttr("cephbackup_restore.r2", "size", fmt.Sprint(20<<20)),
 					resource.TestCheckResourceAttr("cephbackup_restore.r2", "id", srcPool+"/"+img+"-r2"),
+					resource.TestCheckResourceAttr("cephbackup_restore.r2", "target_created", "true"),
 				),
 			},
 		},
@@ -135,13 +136,25 @@ func TestAccRestore_overwriteNeedsForceAndSendsOnlyDifferences(t *testing.T) {
 				Check:  checkImageSum(t, e.src, bigger, &biggerBefore),
 			},
 			{
+				// delete_target_on_destroy on a volume that existed before:
+				// destroying the restore must keep it.
 				Config: backups +
-					restoreConfig("big", "cephbackup_incremental.d1.id", img, bigger, "force = true") +
+					restoreConfig("big", "cephbackup_incremental.d1.id", img, bigger, "force = true\n  delete_target_on_destroy = true") +
 					restoreConfig("small", "cephbackup_incremental.d1.id", img, smaller, "force = true"),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkImageSum(t, e.src, bigger, &point),
 					checkImageSum(t, e.src, smaller, &point),
+					resource.TestCheckResourceAttr("cephbackup_restore.big", "target_created", "false"),
 				),
+			},
+			{
+				Config: backups + restoreConfig("small", "cephbackup_incremental.d1.id", img, smaller, "force = true"),
+				Check: func(*terraform.State) error {
+					if !e.src.ImageExists(t, srcPool, bigger) {
+						return fmt.Errorf("destroying a forced restore with delete_target_on_destroy deleted the volume %s it overwrote", bigger)
+					}
+					return checkImageSum(t, e.src, bigger, &point)(nil)
+				},
 			},
 			{
 				// The incident: the volume is scribbled on; restoring the newest
