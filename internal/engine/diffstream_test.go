@@ -98,11 +98,11 @@ func TestAccDiffStream_engineToRBDImportDiff(t *testing.T) {
 		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+target)
 	})
 	src.RBD(t, "import-diff", "--no-progress", fullFile, "rbd/"+target)
-	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+full.Snapshot), pointSum(t, dst, img, full); got != want {
+	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+full.Snapshot), pointSum(t, dst, img, full); !testcluster.Same(got, want) {
 		t.Fatalf("full stream imported by rbd: sha256 %s, want %s", got, want)
 	}
 	src.RBD(t, "import-diff", "--no-progress", incrFile, "rbd/"+target)
-	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+incr.Snapshot), pointSum(t, dst, img, incr); got != want {
+	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+incr.Snapshot), pointSum(t, dst, img, incr); !testcluster.Same(got, want) {
 		t.Fatalf("incremental stream imported by rbd: sha256 %s, want %s", got, want)
 	}
 }
@@ -124,11 +124,11 @@ func TestAccDiffStream_rbdExportDiffToCodec(t *testing.T) {
 		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+target)
 	})
 	apply(t, src, target, fullStream)
-	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+full.Snapshot), pointSum(t, dst, img, full); got != want {
+	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+full.Snapshot), pointSum(t, dst, img, full); !testcluster.Same(got, want) {
 		t.Fatalf("rbd's full stream through the codec: sha256 %s, want %s", got, want)
 	}
 	apply(t, src, target, incrStream)
-	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+incr.Snapshot), pointSum(t, dst, img, incr); got != want {
+	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+incr.Snapshot), pointSum(t, dst, img, incr); !testcluster.Same(got, want) {
 		t.Fatalf("rbd's incremental stream through the codec: sha256 %s, want %s", got, want)
 	}
 

@@ -176,7 +176,7 @@ func TestAccExact_histories(t *testing.T) {
 				}
 				taken = append(taken, rec)
 				want := src.ExportSHA256(t, "rbd/"+v.image+"@"+rec.Snapshot)
-				if got := pointSum(t, dst, v.image, rec); got != want {
+				if got := pointSum(t, dst, v.image, rec); !testcluster.Same(got, want) {
 					t.Errorf("%s: restore point sha256 %s, source snapshot %s", what, got, want)
 				}
 				return rec
@@ -197,7 +197,7 @@ func TestAccExact_histories(t *testing.T) {
 					TargetPool: "rbd", TargetImage: target}); err != nil {
 					t.Fatal(err)
 				}
-				if got, want := src.ExportSHA256(t, "rbd/"+target), pointSum(t, dst, v.image, rec); got != want {
+				if got, want := src.ExportSHA256(t, "rbd/"+target), pointSum(t, dst, v.image, rec); !testcluster.Same(got, want) {
 					t.Errorf("restore of %s: sha256 %s, restore point %s", rec.ID, got, want)
 				}
 				src.RBD(t, "rm", "--no-progress", "rbd/"+target)

@@ -59,7 +59,7 @@ func TestAccExact_inPlaceRestoreRewritesDiscards(t *testing.T) {
 			if res.BaseSnapshot == "" {
 				t.Errorf("the in-place restore copied the whole image instead of the differences from %s", full.Snapshot)
 			}
-			if got, want := src.ExportSHA256(t, "rbd/"+img), pointSum(t, dst, img, full); got != want {
+			if got, want := src.ExportSHA256(t, "rbd/"+img), pointSum(t, dst, img, full); !testcluster.Same(got, want) {
 				t.Fatalf("in-place restore: sha256 %s, restore point %s", got, want)
 			}
 		})
@@ -111,7 +111,7 @@ func TestAccExact_zeroingIgnoresSkipPartialDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	taken = append(taken, incr)
-	if got, want := sum(incr), src.ExportSHA256(t, pool+"/"+img+"@"+incr.Snapshot); got != want {
+	if got, want := sum(incr), src.ExportSHA256(t, pool+"/"+img+"@"+incr.Snapshot); !testcluster.Same(got, want) {
 		t.Errorf("incremental: restore point sha256 %s, source snapshot %s", got, want)
 	}
 	// Back to the full's data, then the restore zeroes the ranges again.
@@ -119,14 +119,14 @@ func TestAccExact_zeroingIgnoresSkipPartialDiscard(t *testing.T) {
 		TargetPool: pool, TargetImage: img, Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := src.ExportSHA256(t, pool+"/"+img), sum(full); got != want {
+	if got, want := src.ExportSHA256(t, pool+"/"+img), sum(full); !testcluster.Same(got, want) {
 		t.Errorf("restore of the full: sha256 %s, restore point %s", got, want)
 	}
 	if _, err := eng.Restore(ctx, engine.RestoreRequest{BackupID: incr.ID, Pool: pool, Image: img, BackupPool: bpool,
 		TargetPool: pool, TargetImage: img, Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := src.ExportSHA256(t, pool+"/"+img), sum(incr); got != want {
+	if got, want := src.ExportSHA256(t, pool+"/"+img), sum(incr); !testcluster.Same(got, want) {
 		t.Errorf("restore of the incremental: sha256 %s, restore point %s", got, want)
 	}
 }
@@ -173,10 +173,10 @@ func TestAccExact_racingFirstBackups(t *testing.T) {
 	if winner.ID == "" {
 		t.Fatal("the racing backup did not run")
 	}
-	if got := pointSum(t, dst, img, winner); got != winnerSum {
+	if got := pointSum(t, dst, img, winner); !testcluster.Same(got, winnerSum) {
 		t.Errorf("the first backup's restore point: sha256 %s, source snapshot %s", got, winnerSum)
 	}
-	if got, want := pointSum(t, dst, img, loser), src.ExportSHA256(t, "rbd/"+img+"@"+loser.Snapshot); got != want {
+	if got, want := pointSum(t, dst, img, loser), src.ExportSHA256(t, "rbd/"+img+"@"+loser.Snapshot); !testcluster.Same(got, want) {
 		t.Errorf("the second backup's restore point: sha256 %s, source snapshot %s", got, want)
 	}
 }
@@ -228,7 +228,7 @@ func TestAccRestore_refusesATargetInUse(t *testing.T) {
 		}
 		refused(t, restore(target))
 		_ = open.Close()
-		if after := src.ExportSHA256(t, "rbd/"+target); after != before {
+		if after := src.ExportSHA256(t, "rbd/"+target); !testcluster.Same(after, before) {
 			t.Fatalf("the refused restore changed the target: sha256 %s, was %s", after, before)
 		}
 	})
@@ -325,7 +325,7 @@ func TestAccRestore_backupImageRefusedBySameFSID(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Field != "target_image" {
 		t.Fatalf("restore onto the backup image: got %v, want a refusal on target_image", err)
 	}
-	if after := pointSum(t, dst, img, full); after != before {
+	if after := pointSum(t, dst, img, full); !testcluster.Same(after, before) {
 		t.Fatalf("the restore point changed: sha256 %s, was %s", after, before)
 	}
 }

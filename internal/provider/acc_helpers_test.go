@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -50,19 +49,9 @@ func verified(block string) string {
 	return block[:i] + "  verify = true\n" + block[i:]
 }
 
-// exactChecks counts the restore points and restored images compared, bit
-// for bit through `rbd export`, with what they must equal; TestMain reports
-// it. A mismatch fails its test.
-var exactChecks, inexact atomic.Int64
-
-// sameSum records one such comparison and says whether it held.
-func sameSum(got, want string) bool {
-	exactChecks.Add(1)
-	if got != want {
-		inexact.Add(1)
-	}
-	return got == want
-}
+// sameSum records one comparison of checksums taken with `rbd export`
+// (testcluster.Same); TestMain reports the count. A mismatch fails its test.
+func sameSum(got, want string) bool { return testcluster.Same(got, want) }
 
 // checkRestorePointExact compares, with the rbd CLI, the restore point of a
 // backup in state with the source snapshot it was taken from; the restore

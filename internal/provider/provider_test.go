@@ -17,10 +17,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if n := exactChecks.Load(); n > 0 {
-		// For the README's reliability table.
-		fmt.Printf("restore points and restored images compared with rbd export: %d, exact: %d\n", n, n-inexact.Load())
-	}
+	testcluster.ReportComparisons("provider tests: restore points and restored images")
 	if providerBinDir != "" {
 		_ = os.RemoveAll(providerBinDir)
 	}

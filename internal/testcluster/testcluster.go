@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -379,4 +380,25 @@ func (c *Cluster) Resize(t testing.TB, pool, image string, size uint64) {
 func (c *Cluster) Snap(t testing.TB, pool, image, snap string) {
 	t.Helper()
 	c.RBD(t, "snap", "create", "--no-progress", pool+"/"+image+"@"+snap)
+}
+
+var compared, differed atomic.Int64
+
+// Same records one comparison of two `rbd export` checksums (a restore point
+// or restored image against what it must equal) and says whether it held.
+// ReportComparisons prints the counts.
+func Same(got, want string) bool {
+	compared.Add(1)
+	if got != want {
+		differed.Add(1)
+	}
+	return got == want
+}
+
+// ReportComparisons prints, for the README's reliability table, how many
+// comparisons a test binary made with Same and how many held.
+func ReportComparisons(what string) {
+	if n := compared.Load(); n > 0 {
+		fmt.Printf("%s compared bit for bit with rbd export: %d, exact: %d\n", what, n, n-differed.Load())
+	}
 }
