@@ -24,6 +24,10 @@ type Status string
 const (
 	Pending  Status = "pending"
 	Complete Status = "complete"
+	// Deleting marks a backup whose deletion has started: what is left of
+	// it (source snapshot, restore point, record) is garbage that the next
+	// deletion or backup of the image removes.
+	Deleting Status = "deleting"
 )
 
 // Record is what the backup cluster stores about one backup, as image
@@ -41,6 +45,16 @@ type Record struct {
 	TransferredBytes uint64    `json:"transferred_bytes"`
 	CreatedAt        time.Time `json:"created_at"`
 	SHA256           string    `json:"sha256,omitempty"`
+	// Unconfirmed is set from the moment the restore point's snapshot is
+	// taken until the backup is handed back to its caller: a restore point
+	// still unconfirmed was made by an interrupted run, and no Terraform
+	// state knows it.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
+	// DeletionProtection refuses the deletion of this restore point to every
+	// client of the backup cluster (Terraform or not) until it is cleared.
+	// omitempty: records written before it existed decode as unprotected,
+	// and unprotected records are written as older providers wrote them.
+	DeletionProtection bool `json:"deletion_protection,omitempty"`
 }
 
 // Source identifies the image a backup image belongs to.

@@ -122,3 +122,82 @@ func ids(rs []Record) string {
 	}
 	return strings.Join(s, ",")
 }
+
+func protect(r Record) Record { r.DeletionProtection = true; return r }
+
+func TestProtectionBlocksDeletion(t *testing.T) {
+	p := chainOf(protect(rec("full", "", Complete, 0)), rec("inc1", "full", Complete, 1))
+	if err := p.CheckDeletable("inc1"); err != nil {
+		t.Fatalf("an unprotected child of a protected backup must be deletable: %v", err)
+	}
+	p = chainOf(protect(rec("full", "", Complete, 0)))
+	err := p.CheckDeletable("full")
+	if err == nil || !strings.Contains(err.Error(), "deletion_protection") || !strings.Contains(err.Error(), "full") {
+		t.Fatalf("CheckDeletable(protected) = %v, want a refusal naming it and deletion_protection", err)
+	}
+	// Without its restore point there is nothing left to protect.
+	delete(p.Snapshots, "backup.full.snap.1")
+	if err := p.CheckDeletable("full"); err != nil {
+		t.Fatalf("a protected record without a restore point blocked deletion: %v", err)
+	}
+}
+
+func TestRecordsWithoutProtectionDecode(t *testing.T) {
+	// A record written before deletion_protection existed.
+	old := `{"id":"a","kind":"full","status":"complete","source_fsid":"f","pool":"rbd","image":"vol","snapshot":"s","size":1,"transferred_bytes":1,"created_at":"2026-01-01T00:00:00Z"}`
+	got, err := DecodeRecords(map[string]string{RecordKey("a"): old})
+	if err != nil || len(got) != 1 || got[0].DeletionProtection {
+		t.Fatalf("DecodeRecords(old) = %+v, %v", got, err)
+	}
+	if strings.Contains(rec("a", "", Complete, 0).Encode(), "deletion_protection") {
+		t.Fatal("an unprotected record names deletion_protection: older providers' records must stay as they were")
+	}
+	r := protect(rec("a", "", Complete, 0))
+	back, err := DecodeRecords(map[string]string{RecordKey("a"): r.Encode()})
+	if err != nil || !back[0].DeletionProtection {
+		t.Fatalf("protection lost in the round trip: %+v, %v", back, err)
+	}
+}
+
+func TestCheckPlannedDeletion(t *testing.T) {
+	p := chainOf(rec("full", "", Complete, 0), rec("inc1", "full", Complete, 1), protect(rec("inc2", "inc1", Complete, 2)),
+		rec("other", "", Complete, 3))
+	// Unprotected children may be deleted first by the same plan: not known to block.
+	if err := p.CheckPlannedDeletion("other"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"full", "inc1", "inc2"} {
+		err := p.CheckPlannedDeletion(id)
+		if err == nil || !strings.Contains(err.Error(), "inc2") {
+			t.Fatalf("CheckPlannedDeletion(%s) = %v, want a refusal naming the protected inc2", id, err)
+		}
+	}
+	p2 := chainOf(rec("full", "", Complete, 0), rec("inc1", "full", Complete, 1))
+	if err := p2.CheckPlannedDeletion("full"); err != nil {
+		t.Fatalf("CheckPlannedDeletion with unprotected children only: %v", err)
+	}
+}
+
+func TestCheckReparent(t *testing.T) {
+	other := rec("x", "", Complete, 9)
+	other.Image = "other"
+	p := chainOf(rec("a", "", Complete, 0), rec("a1", "a", Complete, 1), rec("a2", "a1", Complete, 2),
+		rec("b", "", Complete, 3), rec("pending", "", Pending, 4), other)
+	r, err := p.CheckReparent("a1", "b")
+	if err != nil || r.ParentID != "b" || r.ID != "a1" {
+		t.Fatalf("CheckReparent(a1, b) = %+v, %v", r, err)
+	}
+	for _, c := range []struct{ id, parent, want string }{
+		{"a1", "missing", "not a restore point"},
+		{"a1", "pending", "not a restore point"},
+		{"a1", "x", "same image"},
+		{"a1", "a1", "itself"},
+		{"a1", "a2", "descends from"},
+		{"a", "b", "full"},
+		{"missing", "b", "not a restore point"},
+	} {
+		if _, err := p.CheckReparent(c.id, c.parent); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CheckReparent(%s, %s) = %v, want an error saying %q", c.id, c.parent, err, c.want)
+		}
+	}
+}

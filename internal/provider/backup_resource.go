@@ -26,6 +26,7 @@ import (
 // Generous defaults: a full backup of a large volume can take hours.
 const (
 	defaultCreateTimeout = 6 * time.Hour
+	defaultUpdateTimeout = 6 * time.Hour // verify = true reads the whole restore point
 	defaultDeleteTimeout = 30 * time.Minute
 )
 
@@ -45,18 +46,19 @@ var (
 // backupModel is the state of both backup resources; ParentID stays null for
 // a full backup, whose schema has no parent_id.
 type backupModel struct {
-	ID               types.String   `tfsdk:"id"`
-	Pool             types.String   `tfsdk:"pool"`
-	Image            types.String   `tfsdk:"image"`
-	BackupPool       types.String   `tfsdk:"backup_pool"`
-	Snapshot         types.String   `tfsdk:"snapshot"`
-	BackupImage      types.String   `tfsdk:"backup_image"`
-	Size             types.Int64    `tfsdk:"size"`
-	TransferredBytes types.Int64    `tfsdk:"transferred_bytes"`
-	CreatedAt        types.String   `tfsdk:"created_at"`
-	Verify           types.Bool     `tfsdk:"verify"`
-	SHA256           types.String   `tfsdk:"sha256"`
-	Timeouts         timeouts.Value `tfsdk:"timeouts"`
+	ID                 types.String   `tfsdk:"id"`
+	Pool               types.String   `tfsdk:"pool"`
+	Image              types.String   `tfsdk:"image"`
+	BackupPool         types.String   `tfsdk:"backup_pool"`
+	Snapshot           types.String   `tfsdk:"snapshot"`
+	BackupImage        types.String   `tfsdk:"backup_image"`
+	Size               types.Int64    `tfsdk:"size"`
+	TransferredBytes   types.Int64    `tfsdk:"transferred_bytes"`
+	CreatedAt          types.String   `tfsdk:"created_at"`
+	Verify             types.Bool     `tfsdk:"verify"`
+	SHA256             types.String   `tfsdk:"sha256"`
+	DeletionProtection types.Bool     `tfsdk:"deletion_protection"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
 type incrementalModel struct {
@@ -105,31 +107,92 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 		"size":              computedInt64("Size in bytes of the source image at the snapshot, and of the restore point."),
 		"transferred_bytes": computedInt64("Bytes of data written to the backup image by this backup (zeroed ranges not counted)."),
 		"created_at":        computedString("When the backup's snapshot was taken (RFC 3339)."),
-		"verify":            optionalBool("After the transfer, read the copy back and compare its sha256 with the source snapshot's (both read in parallel) before the restore point is taken: a mismatch fails the apply and no restore point is made. The checksum is recorded on the backup cluster, so restores can later prove integrity without the source."),
-		"sha256":            computedString("sha256 of the restore point's content (as `rbd export ... - | sha256sum` prints it), when it was verified; null otherwise."),
+		"verify": optionalBool("After the transfer, read the copy back and compare its sha256 with the source snapshot's (both read in parallel) before the restore point is taken: a mismatch fails the apply and no restore point is made. " +
+			"The checksum is recorded on the backup cluster, so restores can later prove integrity without the source. " +
+			"Set to `true` on an existing backup, it verifies that backup in place (no new backup is taken): the restore point is read and compared with its source snapshot " +
+			"when that still exists (only the newest backup of an image keeps it), and with any checksum recorded before; a mismatch fails the apply. " +
+			"Its checksum is then recorded on the backup cluster and in `sha256`. When the source snapshot is gone, the restore point's own checksum is recorded and a warning says it could not be compared with the source. " +
+			"Setting it back to `false` changes nothing on the clusters."),
+		"sha256": computedString("sha256 of the restore point's content (as `rbd export ... - | sha256sum` prints it), when it was verified; null otherwise."),
+		"deletion_protection": optionalBool("Refuse to delete this backup. A plan that would destroy or replace it (removing it from the configuration, `terraform destroy`, a changed `pool`, `image` or `backup_pool`) fails at plan time, naming it, before anything is deleted. " +
+			"The protection is recorded on the backup cluster, so deleting it from another workspace or with another client of this provider is refused too, " +
+			"and so is deleting the backups it continues: a plan that would delete a backup that a protected backup descends from fails as well. " +
+			"Changes in place; may be any expression (for example, to protect the newest weeks of a retention scheme). " +
+			"To delete a protected backup, set it to `false` and apply, then remove the backup."),
 	}
 	desc := "A full backup of an RBD image: the whole image, as of a new snapshot, copied into the backup image and " +
-		"kept there as a snapshot (the restore point). Every argument forces a new backup."
+		"kept there as a snapshot (the restore point). A changed `pool`, `image` or `backup_pool` forces a new backup; " +
+		"`verify`, `deletion_protection` and `timeouts` change in place."
 	if r.kind == chain.Incremental {
 		attrs["parent_id"] = schema.StringAttribute{Required: true,
 			MarkdownDescription: "Id of the backup this one continues: a `cephbackup_full` or another `cephbackup_incremental` of the same image. " +
-				"Reference the parent's `id` attribute so that Terraform creates parents first and destroys children first.",
-			Validators:    []validatorString{backupIDValidator{}},
-			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}}
+				"Reference the parent's `id` attribute so that Terraform creates parents first and destroys children first. " +
+				"A changed `parent_id` on an existing backup (typically: its parent was deleted out of band and is taken again under a new id) " +
+				"is bookkeeping and changes in place: the backup keeps its id, snapshot and restore point, which is complete on its own, " +
+				"and the new parent is recorded on the backup cluster (it must be a restore point of the same image that does not descend from this backup). " +
+				"A warning says so when applied.",
+			Validators: []validatorString{backupIDValidator{}}}
 		desc = "An incremental backup of an RBD image: only the extents changed since the parent backup's snapshot are sent, " +
-			"and the result is a restore point as complete as a full one. Every argument forces a new backup."
+			"and the result is a restore point as complete as a full one. A changed `pool`, `image` or `backup_pool` forces a new backup; " +
+			"`parent_id`, `verify`, `deletion_protection` and `timeouts` change in place."
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: desc,
 		Attributes:          attrs,
-		Blocks:              map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true})},
+		Blocks:              map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
 	}
 }
 
 func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	// A new backup's names are checked against the clusters at plan time,
-	// so a typo fails the plan instead of the apply.
-	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.engine == nil {
+	switch {
+	case req.Plan.Raw.IsNull() && req.State.Raw.IsNull():
+	case req.Plan.Raw.IsNull():
+		var state incrementalModel
+		resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
+		if !resp.Diagnostics.HasError() {
+			r.planDeletion(ctx, state, "destroy", &resp.Diagnostics)
+		}
+	case req.State.Raw.IsNull():
+		r.planCreate(ctx, req, resp)
+	default:
+		r.planUpdate(ctx, req, resp)
+	}
+}
+
+// planDeletion fails a plan that would delete a backup when the deletion is
+// known to be refused at apply: the backup is protected (in state or on the
+// backup cluster), or a protected backup descends from it. A backup whose
+// unprotected children are recorded on the backup cluster is not refused
+// here: ModifyPlan sees one resource at a time, and the same plan may delete
+// those children first, as it does for a chain that is dropped whole.
+// Delete refuses at apply, with nothing deleted, when it does not.
+func (r *backupResource) planDeletion(ctx context.Context, state incrementalModel, how string, diags *diag.Diagnostics) {
+	what := fmt.Sprintf("%s %s (of %s/%s, restore point %s in %s)", r.typeName(), state.ID.ValueString(),
+		state.Pool.ValueString(), state.Image.ValueString(), state.Snapshot.ValueString(), state.BackupPool.ValueString())
+	const summary = "Backup is protected against deletion"
+	if state.DeletionProtection.ValueBool() {
+		diags.AddError(summary, fmt.Sprintf("This plan would %s backup %s, which has deletion_protection = true. Nothing was deleted. "+
+			"To delete it, set deletion_protection = false and apply that first.", how, what))
+		return
+	}
+	if r.engine == nil {
+		return
+	}
+	refusal, err := r.engine.CheckPlannedDeletion(ctx, state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString())
+	switch {
+	case err != nil:
+		diags.AddWarning("Deletion not checked against the backup cluster",
+			fmt.Sprintf("Reading the records of backup %s failed: %v. The deletion is checked again when applied and refused, with nothing deleted, "+
+				"if the backup or a backup continuing it is protected.", what, err))
+	case refusal != nil:
+		diags.AddError(summary, fmt.Sprintf("This plan would %s backup %s, and the backup cluster refuses that: %v. Nothing was deleted.", how, what, refusal))
+	}
+}
+
+// planCreate checks a new backup's names against the clusters at plan time,
+// so a typo fails the plan instead of the apply.
+func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.engine == nil {
 		return
 	}
 	var plan incrementalModel
@@ -173,6 +236,38 @@ func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	}
 }
 
+// planUpdate plans a change to an existing backup: a replacement when
+// pool, image or backup_pool change (refused for a protected backup),
+// otherwise an update in place whose parent_id, when known, is checked now.
+func (r *backupResource) planUpdate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var plan, state incrementalModel
+	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
+	resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !plan.Pool.Equal(state.Pool) || !plan.Image.Equal(state.Image) || !plan.BackupPool.Equal(state.BackupPool) {
+		r.planDeletion(ctx, state, "replace", &resp.Diagnostics)
+		return
+	}
+	if plan.Verify.ValueBool() && !state.Verify.ValueBool() {
+		// Verified in place by Update, which records the checksum.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("sha256"), types.StringUnknown())...)
+	}
+	if r.kind != chain.Incremental || plan.ParentID.IsUnknown() || plan.ParentID.Equal(state.ParentID) || r.engine == nil {
+		return
+	}
+	refusal, err := r.engine.CheckReparent(ctx, state.BackupPool.ValueString(), state.Image.ValueString(),
+		state.ID.ValueString(), plan.ParentID.ValueString())
+	switch {
+	case err != nil:
+		resp.Diagnostics.AddError("Cannot check the new parent backup", err.Error())
+	case refusal != nil:
+		resp.Diagnostics.AddAttributeError(path.Root("parent_id"), "Cannot record this parent", refusal.Error()+
+			". Point parent_id at an existing backup of the same image that does not continue this one.")
+	}
+}
+
 func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan incrementalModel
 	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
@@ -187,6 +282,7 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	want := plan.DeletionProtection.ValueBool()
 	breq := engine.BackupRequest{
 		Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
 		BackupPool: plan.BackupPool.ValueString(), ParentID: plan.ParentID.ValueString(),
@@ -204,6 +300,20 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 	plan.fromRecord(rec, breq.BackupPool)
+	if want {
+		protect := true
+		// Recorded right after the restore point is made (the backup itself
+		// records none). Should that fail, state keeps the wish and the next
+		// refresh finds the record unprotected, so the next apply records it.
+		if prec, err := r.engine.UpdateBackup(ctx, breq.BackupPool, breq.Image, rec.ID, engine.BackupChange{DeletionProtection: &protect}); err != nil {
+			resp.Diagnostics.AddWarning("Backup taken, protection not yet recorded",
+				fmt.Sprintf("Backup %s was taken, but its deletion_protection could not be recorded on the backup cluster: %v. "+
+					"Until the next apply records it, only this workspace's plans refuse to delete it.", rec.ID, err))
+		} else {
+			plan.fromRecord(prec, breq.BackupPool)
+		}
+		plan.DeletionProtection = types.BoolValue(true)
+	}
 	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &plan)...)
 }
 
@@ -236,16 +346,67 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 }
 
 func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	// Only verify and timeouts change in place: they steer how a backup is
-	// taken, not what it holds.
+	// Nothing that changes in place touches a restore point: parent_id and
+	// deletion_protection are bookkeeping in the backup's record, verify
+	// reads the restore point, timeouts steer the provider.
 	var plan, state incrementalModel
 	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
 	resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	state.Verify, state.Timeouts = plan.Verify, plan.Timeouts
-	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &state)...)
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	backupPool, image, id := state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString()
+	save := func() { resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &state)...) }
+
+	var change engine.BackupChange
+	oldParent, newParent := state.ParentID.ValueString(), plan.ParentID.ValueString()
+	if r.kind == chain.Incremental && newParent != oldParent {
+		change.ParentID = &newParent
+	}
+	if protect := plan.DeletionProtection.ValueBool(); protect != state.DeletionProtection.ValueBool() {
+		change.DeletionProtection = &protect
+	}
+	if change != (engine.BackupChange{}) {
+		rec, err := r.engine.UpdateBackup(ctx, backupPool, image, id, change)
+		if err != nil {
+			save()
+			resp.Diagnostics.AddError("Cannot update backup "+id, err.Error()+"\n\nIts restore point is untouched.")
+			return
+		}
+		state.fromRecord(rec, backupPool)
+		if change.ParentID != nil {
+			resp.Diagnostics.AddWarning("Backup kept: only its recorded parent changed",
+				fmt.Sprintf("Backup %s of %s/%s now records %s as its parent (it was %s) on the backup cluster. Its restore point %s is unchanged and complete on its own: "+
+					"restoring it never needs its parent. The parent only orders deletions: %s cannot be deleted while this backup exists.",
+					id, state.Pool.ValueString(), image, newParent, oldParent, state.Snapshot.ValueString(), newParent))
+		}
+	}
+	state.Timeouts = plan.Timeouts
+	if plan.Verify.ValueBool() && !state.Verify.ValueBool() {
+		save() // what is recorded so far, should the verification fail
+		v, err := r.engine.VerifyBackup(ctx, backupPool, image, id)
+		if err != nil {
+			resp.Diagnostics.AddError("Verification of backup "+id+" failed", err.Error()+
+				"\n\nNothing was recorded; verify stays false in state, so the next apply verifies again.")
+			return
+		}
+		state.fromRecord(v.Record, backupPool)
+		if !v.Compared {
+			resp.Diagnostics.AddWarning("Restore point checksummed, not compared with its source",
+				fmt.Sprintf("Backup %s could not be compared with its source: %s. The restore point %s was read and its sha256 %s is recorded on the backup cluster and in sha256, "+
+					"so later restores and verifications can prove it unchanged; whether it equals the source at the time of the backup cannot be checked any more.",
+					id, v.NotCompared, state.Snapshot.ValueString(), v.Record.SHA256))
+		}
+	}
+	state.Verify = plan.Verify
+	save()
 }
 
 func (r *backupResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -290,7 +451,7 @@ func (r *backupResource) ImportState(ctx context.Context, req resource.ImportSta
 		return
 	}
 	var m incrementalModel
-	m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create", "delete"))}
+	m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create", "update", "delete"))}
 	m.fromRecord(rec, pool)
 	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &m)...)
 }
@@ -309,6 +470,7 @@ func (m *incrementalModel) fromRecord(rec chain.Record, backupPool string) {
 	if rec.SHA256 != "" {
 		m.SHA256 = types.StringValue(rec.SHA256)
 	}
+	m.DeletionProtection = types.BoolValue(rec.DeletionProtection)
 	if m.Verify.IsNull() || m.Verify.IsUnknown() {
 		m.Verify = types.BoolValue(false) // imported: the default
 	}

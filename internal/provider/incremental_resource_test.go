@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -183,7 +184,8 @@ resource "cephbackup_full" "b" {
   depends_on  = [cephbackup_incremental.a1]
 }
 ` + incrementalConfig("b1", "cephbackup_full.b.id", img)
-	var sumA, sumA1, sumB, sumB1, snapB string
+	var sumA, sumA1, sumB, sumB1, snapB, idB1 string
+	eng := e.adminEngine()
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkNoBackupsLeft(t, img),
@@ -204,6 +206,9 @@ resource "cephbackup_full" "b" {
 					e.checkRestorePointSum(t, "cephbackup_incremental.a1", img, &sumA1),
 					func(s *terraform.State) (err error) {
 						sumB = sumB1 // nothing changed between b and b1
+						if idB1, err = stateAttr(s, "cephbackup_incremental.b1", "id"); err != nil {
+							return err
+						}
 						snapB, err = stateAttr(s, "cephbackup_full.b", "snapshot")
 						return err
 					},
@@ -212,21 +217,52 @@ resource "cephbackup_full" "b" {
 			},
 			{
 				// A restore point deleted out of band is planned for
-				// re-creation, and its child is replaced with it.
+				// re-creation; its child, whose restore point is complete on
+				// its own, is kept: only its recorded parent changes, in place.
 				PreConfig: func() {
+					e.src.WriteRandom(t, srcPool, img, 2<<20, 1<<20, 3) // the new b differs from b1
 					e.dst.RBD(t, "snap", "rm", backupPool+"/"+chain.BackupImageName(img)+"@"+snapB)
 				},
 				Config: both,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("cephbackup_full.b", plancheck.ResourceActionCreate),
-					plancheck.ExpectResourceAction("cephbackup_incremental.b1", plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectResourceAction("cephbackup_incremental.b1", plancheck.ResourceActionUpdate),
 					plancheck.ExpectResourceAction("cephbackup_incremental.a1", plancheck.ResourceActionNoop),
 				}},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					e.checkRestorePointExact(t, "cephbackup_incremental.b1", img, nil),
+					e.checkRestorePointExact(t, "cephbackup_full.b", img, nil),
+					resource.TestCheckResourceAttrPtr("cephbackup_incremental.b1", "id", &idB1),
+					resource.TestCheckResourceAttrPair("cephbackup_incremental.b1", "parent_id", "cephbackup_full.b", "id"),
+					// b1's restore point is bit for bit what it was.
+					e.checkRestorePointSum(t, "cephbackup_incremental.b1", img, &sumB1),
 					e.checkRestorePointSum(t, "cephbackup_full.a", img, &sumA),
 					e.checkRestorePointSum(t, "cephbackup_incremental.a1", img, &sumA1),
+					// The backup cluster records the new parent, so the chain
+					// rule keeps the new b while b1 exists.
+					func(s *terraform.State) error {
+						newB, err := stateAttr(s, "cephbackup_full.b", "id")
+						if err != nil {
+							return err
+						}
+						rec, err := eng.GetBackup(context.Background(), backupPool, img, idB1)
+						if err != nil {
+							return err
+						}
+						if rec.ParentID != newB {
+							return fmt.Errorf("backup cluster records parent %s for b1, want %s", rec.ParentID, newB)
+						}
+						_, err = eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: backupPool, Pool: srcPool, Image: img, ID: newB})
+						if err == nil || !strings.Contains(err.Error(), "child backup") {
+							return fmt.Errorf("deleting the new parent of b1: got %v, want the chain rule's refusal", err)
+						}
+						return nil
+					},
 				),
+			},
+			{
+				// Nothing left to do: the re-parented child is stable.
+				Config:   both,
+				PlanOnly: true,
 			},
 		},
 	})

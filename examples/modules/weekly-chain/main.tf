@@ -15,6 +15,11 @@ variable "days" {
   type        = list(string)
   description = "Days of the week already backed up incrementally, in order: mon, tue, ..."
 }
+variable "protect" {
+  type        = bool
+  default     = false
+  description = "deletion_protection for every backup of the week: while true, no plan can delete them."
+}
 
 locals {
   # A day is backed up once it appears in var.days; each one's parent is the day before.
@@ -25,6 +30,8 @@ resource "cephbackup_full" "week" {
   pool        = var.pool
   image       = var.image
   backup_pool = var.backup_pool
+
+  deletion_protection = var.protect
 }
 
 resource "cephbackup_incremental" "mon" {
@@ -33,6 +40,8 @@ resource "cephbackup_incremental" "mon" {
   pool        = var.pool
   image       = var.image
   backup_pool = var.backup_pool
+
+  deletion_protection = var.protect
 }
 
 resource "cephbackup_incremental" "tue" {
@@ -41,6 +50,8 @@ resource "cephbackup_incremental" "tue" {
   pool        = var.pool
   image       = var.image
   backup_pool = var.backup_pool
+
+  deletion_protection = var.protect
 }
 
 resource "cephbackup_incremental" "wed" {
@@ -49,6 +60,8 @@ resource "cephbackup_incremental" "wed" {
   pool        = var.pool
   image       = var.image
   backup_pool = var.backup_pool
+
+  deletion_protection = var.protect
 }
 
 resource "cephbackup_incremental" "thu" {
@@ -57,6 +70,8 @@ resource "cephbackup_incremental" "thu" {
   pool        = var.pool
   image       = var.image
   backup_pool = var.backup_pool
+
+  deletion_protection = var.protect
 }
 
 resource "cephbackup_incremental" "fri" {
@@ -65,6 +80,8 @@ resource "cephbackup_incremental" "fri" {
   pool        = var.pool
   image       = var.image
   backup_pool = var.backup_pool
+
+  deletion_protection = var.protect
 }
 
 resource "cephbackup_incremental" "sat" {
@@ -73,6 +90,8 @@ resource "cephbackup_incremental" "sat" {
   pool        = var.pool
   image       = var.image
   backup_pool = var.backup_pool
+
+  deletion_protection = var.protect
 }
 
 output "newest_id" {
