@@ -70,6 +70,11 @@ func (s Source) String() string { return s.Pool + "/" + s.Image + " on cluster "
 const (
 	recordKeyPrefix = "cephbackup.backup."
 	SourceKey       = "cephbackup.source"
+	// HeadKey names the backup snapshot whose content the backup image's
+	// head holds, unchanged since: set when a restore point is taken,
+	// removed before the head is written. It outlives that restore point,
+	// so a chain goes on incrementally after the point is deleted.
+	HeadKey = "cephbackup.head"
 )
 
 // RecordKey is the metadata key of a backup's record.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
 )
 
@@ -21,6 +23,8 @@ type BackupRequest struct {
 	// Verify reads back the copy and compares it with the source snapshot
 	// before the restore point is taken.
 	Verify bool
+	// DeletionProtection is recorded with the backup from the start.
+	DeletionProtection bool
 }
 
 // Kind is the kind of backup the request makes.
@@ -103,7 +107,13 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 	if err != nil {
 		return chain.Record{}, err
 	}
-	e.cleanAbandoned(ctx, dst, pts, src)
+	head, err := dst.GetMetadata(chain.HeadKey)
+	if err != nil && !errors.Is(err, rbd.ErrNotFound) {
+		return chain.Record{}, &cephconn.Error{What: "the head mark of " + dst.GetName(), Err: err}
+	}
+	// The head's snapshot stays on the source while it may serve as this
+	// backup's base, even when its restore point is gone.
+	e.cleanAbandoned(ctx, dst, pts, src, head)
 
 	if req.ParentID != "" {
 		if _, err = pts.CheckParent(req.ParentID, src); err != nil {
@@ -116,11 +126,12 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 	rec := chain.Record{
 		ID: id, Kind: req.Kind(), Status: chain.Pending, ParentID: req.ParentID,
 		SourceFSID: fsid, Pool: req.Pool, Image: req.Image,
-		Snapshot: chain.SnapshotName(id, now), CreatedAt: now,
+		Snapshot: chain.SnapshotName(id, now), CreatedAt: now, DeletionProtection: req.DeletionProtection,
 	}
 	if err := dst.SetMetadata(chain.RecordKey(id), rec.Encode()); err != nil {
 		return chain.Record{}, &cephconn.Error{What: "the backup record on " + dst.GetName(), Err: err}
 	}
+	e.step(ctx, "backup", "record written", id)
 	if err := e.onSource(ctx, req.Pool, req.Image, func(img *rbd.Image) error {
 		_, err := img.CreateSnapshot(rec.Snapshot)
 		return err
@@ -132,17 +143,30 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		started(rec)
 	}
 
-	rec, err = e.fill(ctx, dst, req, rec, pts)
+	rec, err = e.fill(ctx, dst, req, rec, pts, head)
 	if err != nil {
 		// Nothing of this backup is a restore point yet: undo what it made.
 		// What cannot be undone now is cleaned by the next backup of the image.
-		_ = e.onSource(ctx, req.Pool, req.Image, func(img *rbd.Image) error { return removeSnapshot(img, rec.Snapshot) })
-		if stuck = cephconn.Is(err, syscall.ETIMEDOUT); !stuck {
+		// The record goes only with the source snapshot: while either is
+		// left, the next backup of the image knows it for garbage.
+		srcErr := e.onSource(ctx, req.Pool, req.Image, func(img *rbd.Image) error { return removeSnapshot(img, rec.Snapshot) })
+		if stuck = cephconn.Is(err, syscall.ETIMEDOUT); !stuck && srcErr == nil {
 			e.forget(dst, id)
 		}
 		return rec, err
 	}
 	e.pruneSourceSnapshots(ctx, dst, src, rec.Snapshot)
+	if pts, err := points(dst); err == nil {
+		e.cleanAbandoned(ctx, dst, pts, src, "")
+	}
+	e.step(ctx, "backup", "source snapshots pruned", rec.ID)
+	// Handed back: from here a kill loses only Terraform's copy of the
+	// record, which the backup cluster then reports as unconfirmed.
+	rec.Unconfirmed = false
+	if err := dst.SetMetadata(chain.RecordKey(rec.ID), rec.Encode()); err != nil {
+		e.log().Info(ctx, "could not mark the restore point confirmed; plans will report it as left by an interrupted apply",
+			map[string]any{"id": rec.ID, "error": err.Error()})
+	}
 	return rec, nil
 }
 
@@ -191,14 +215,15 @@ func (e *Engine) pruneSourceSnapshots(ctx context.Context, dst *rbd.Image, src c
 // the image holds now (another backup may have written it since it was
 // opened). A full copies everything allocated at the source and rewrites
 // everything the backup image's head holds. An incremental diffs from its
-// base: the newest restore point whose snapshot is also still on the source.
-// The head equals that restore point plus whatever changed on it since, and
-// the source snapshot equals it plus what changed at the source since, so
-// rewriting both sets from the source makes the head exact. Any such
-// snapshot will do, not only the parent's, so a chain goes on incrementally
-// after a restore point was deleted out of band; with none, the whole image
-// is copied into the existing backup image.
-func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, rec chain.Record, pts chain.Points) (chain.Record, error) {
+// base: the newest backup snapshot still on the source whose content the
+// backup image still has, as a restore point or, per the head mark, as its
+// unchanged head. The head equals the base plus whatever changed on it
+// since, and the source snapshot equals the base plus what changed at the
+// source since, so rewriting both sets from the source makes the head exact.
+// Any such snapshot will do, not only the parent's, so a chain goes on
+// incrementally after a restore point was deleted out of band; with none,
+// the whole image is copied into the existing backup image.
+func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, rec chain.Record, pts chain.Points, head string) (chain.Record, error) {
 	snapImg, err := openImage(ctx, e.SourceCluster, req.Pool, req.Image, rec.Snapshot, true)
 	if err != nil {
 		return rec, err
@@ -209,26 +234,34 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 		return rec, err
 	}
 	rec.Size = size
-	if err := resize(dst, size); err != nil {
-		return rec, err
-	}
 
 	base := ""
 	if rec.Kind == chain.Incremental {
-		if base, err = incrementalBase(snapImg, pts, rec.Source()); err != nil {
+		if base, err = incrementalBase(snapImg, pts, rec.Source(), head); err != nil {
 			return rec, err
 		}
 		if base == "" {
-			e.log().Info(ctx, "no restore point of this image is still on the source: copying the whole image into the backup image", map[string]any{
+			e.log().Info(ctx, "no backup snapshot that the backup image still holds is on the source: copying the whole image into the backup image", map[string]any{
 				"backup_image": dst.GetName(), "parent_id": rec.ParentID,
 			})
 		}
 	}
-	srcData, srcZero, err := transfer.Changes(snapImg, base, size, base != "")
-	if err != nil {
+	// From here the head changes: it no longer holds any snapshot's content.
+	if head != "" {
+		if err := dst.RemoveMetadata(chain.HeadKey); err != nil && !IsNotFound(err) {
+			return rec, &cephconn.Error{What: "the head mark of " + dst.GetName(), Err: err}
+		}
+	}
+	if err := resize(dst, size); err != nil {
 		return rec, err
 	}
-	dstDirty, err := transfer.Dirty(dst, base, size)
+	var dstDirty extent.Set
+	if base == "" || pts.Snapshots[base] {
+		if dstDirty, err = transfer.Dirty(dst, base, size); err != nil {
+			return rec, err
+		}
+	} // else the head is base's content, unchanged: nothing dirty.
+	srcData, srcZero, err := transfer.Changes(snapImg, base, size, base != "")
 	if err != nil {
 		return rec, err
 	}
@@ -250,28 +283,45 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 			return rec, err
 		}
 	}
-	rec.Status = chain.Complete
+	e.step(ctx, "backup", "data copied", rec.ID)
+	rec.Status, rec.Unconfirmed = chain.Complete, true
 	if err := dst.SetMetadata(chain.RecordKey(rec.ID), rec.Encode()); err != nil {
 		return rec, &cephconn.Error{What: "the backup record on " + dst.GetName(), Err: err}
 	}
+	e.step(ctx, "backup", "record completed", rec.ID)
 	if _, err := dst.CreateSnapshot(rec.Snapshot); err != nil {
 		return rec, &cephconn.Error{What: "restore point " + dst.GetName() + "@" + rec.Snapshot, Err: err}
+	}
+	e.step(ctx, "backup", "restore point taken", rec.ID)
+	if err := dst.SetMetadata(chain.HeadKey, rec.Snapshot); err != nil {
+		// Only an optimisation is lost: the next incremental diffs from a
+		// restore point instead.
+		e.log().Info(ctx, "could not mark the backup image's head", map[string]any{"error": err.Error()})
 	}
 	return rec, nil
 }
 
 // incrementalBase is the snapshot an incremental of src diffs from: the
-// newest (by the source's snapshot ids) of src's restore points whose
-// snapshot the source image still has; "" when there is none.
-func incrementalBase(snapImg *rbd.Image, pts chain.Points, src chain.Source) (string, error) {
+// newest (by the source's snapshot ids) backup snapshot of src that the
+// source image still has and whose content the backup image holds, as a
+// restore point or as its unchanged head; "" when there is none.
+func incrementalBase(snapImg *rbd.Image, pts chain.Points, src chain.Source, head string) (string, error) {
 	srcSnaps, err := snapshots(snapImg)
 	if err != nil {
 		return "", err
 	}
 	var base rbd.SnapInfo
-	for _, r := range pts.RestorePoints() {
-		if s, ok := srcSnaps[r.Snapshot]; ok && r.Source() == src && (base.Name == "" || s.Id > base.Id) {
+	consider := func(name string) {
+		if s, ok := srcSnaps[name]; ok && (base.Name == "" || s.Id > base.Id) {
 			base = s
+		}
+	}
+	for _, r := range pts.Records {
+		if r.Source() != src {
+			continue
+		}
+		if pts.IsRestorePoint(r) || (r.Snapshot == head && r.Status == chain.Complete) {
+			consider(r.Snapshot)
 		}
 	}
 	return base.Name, nil
@@ -332,19 +382,28 @@ func (e *Engine) forget(dst *rbd.Image, id string) {
 	}
 }
 
-// cleanAbandoned removes what interrupted backups of src left behind: their
-// source snapshots and records. Runs under the backup image's lock, so no
-// live backup of the image is in progress. Restore points are never touched.
-func (e *Engine) cleanAbandoned(ctx context.Context, dst *rbd.Image, pts chain.Points, src chain.Source) {
+// cleanAbandoned removes what interrupted backups and deletions of src left
+// behind: their source snapshots, the restore points of deletions, and their
+// records. Runs under the backup image's lock, so no live backup or deletion
+// of the image is in progress. Restore points are never touched, except those
+// whose deletion was recorded. A backup whose snapshot is keep is left as
+// it is.
+func (e *Engine) cleanAbandoned(ctx context.Context, dst *rbd.Image, pts chain.Points, src chain.Source, keep string) {
 	for _, r := range pts.Abandoned() {
-		if r.Source() != src {
+		if r.Source() != src || r.Snapshot == keep {
 			continue
 		}
-		if err := e.onSource(ctx, src.Pool, src.Image, func(img *rbd.Image) error { return removeSnapshot(img, r.Snapshot) }); err != nil {
+		if err := e.onSource(ctx, src.Pool, src.Image, func(img *rbd.Image) error { return removeSnapshot(img, r.Snapshot) }); err != nil && !IsNotFound(err) {
 			e.log().Info(ctx, "could not remove the source snapshot of an interrupted backup", map[string]any{"snapshot": r.Snapshot, "error": err.Error()})
 			continue
 		}
+		if r.Status == chain.Deleting {
+			if err := removeSnapshot(dst, r.Snapshot); err != nil {
+				e.log().Info(ctx, "could not finish an interrupted deletion", map[string]any{"snapshot": r.Snapshot, "error": err.Error()})
+				continue
+			}
+		}
 		e.forget(dst, r.ID)
-		e.log().Info(ctx, "cleaned up an interrupted backup", map[string]any{"id": r.ID, "snapshot": r.Snapshot})
+		e.log().Info(ctx, "cleaned up an interrupted backup or deletion", map[string]any{"id": r.ID, "snapshot": r.Snapshot, "status": string(r.Status)})
 	}
 }

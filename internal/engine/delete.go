@@ -33,9 +33,12 @@ func (e *Engine) Delete(ctx context.Context, req DeleteRequest) (warnings []stri
 		return warnings, err
 	}
 	if err := rbd.RemoveImage(ioctx, name); err != nil && !IsNotFound(err) {
-		warnings = append(warnings, fmt.Sprintf("the backup image %s/%s holds no restore point any more but could not be removed: %v",
-			req.BackupPool, name, err))
+		warnings = append(warnings, fmt.Sprintf("the backup image %s/%s holds no restore point any more but could not be removed: %v. "+
+			"The next deletion or backup of the image finishes the job; or remove it with `rbd rm %s/%s`",
+			req.BackupPool, name, err, req.BackupPool, name))
+		return warnings, nil
 	}
+	e.step(ctx, "delete", "backup image removed", req.ID)
 	return warnings, nil
 }
 
@@ -71,17 +74,34 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	}
 	snap, warnings = ownSnapshot(req, snap, from, fmt.Sprintf("on the source image %s or on the backup image %s",
 		spec(req.Pool, req.Image), spec(req.BackupPool, chain.BackupImageName(req.Image))))
+	// The intent first: from here on, whatever is left of this backup after
+	// an interruption is known to be garbage, and the next deletion of it
+	// (or backup of the image) finishes the job.
+	if r, ok := pts.Find(req.ID); ok && r.Status != chain.Deleting {
+		r.Status = chain.Deleting
+		if err := dst.SetMetadata(chain.RecordKey(r.ID), r.Encode()); err != nil {
+			return false, warnings, &cephconn.Error{What: "the record of backup " + req.ID, Err: err}
+		}
+		e.step(ctx, "delete", "deletion recorded", req.ID)
+	}
 	warnings = append(warnings, e.removeSourceSnapshot(ctx, req.Pool, req.Image, snap)...)
+	e.step(ctx, "delete", "source snapshot removed", req.ID)
 	if snap != "" {
 		if err := removeSnapshot(dst, snap); err != nil {
 			return false, warnings, err
 		}
+		e.step(ctx, "delete", "restore point removed", req.ID)
+	}
+	left, err := dst.GetSnapshotNames()
+	if err == nil && len(left) == 0 {
+		// The image goes, and the record with it.
+		return true, warnings, nil
 	}
 	if err := dst.RemoveMetadata(chain.RecordKey(req.ID)); err != nil && !IsNotFound(err) {
 		return false, warnings, &cephconn.Error{What: "the record of backup " + req.ID, Err: err}
 	}
-	left, err := dst.GetSnapshotNames()
-	return err == nil && len(left) == 0, warnings, nil
+	e.step(ctx, "delete", "record removed", req.ID)
+	return false, warnings, nil
 }
 
 // ownSnapshot returns snap if it is this provider's snapshot of the backup

@@ -72,6 +72,12 @@ const backupImageFeatures = rbd.FeatureLayering | rbd.FeatureExclusiveLock |
 
 func spec(pool, image string) string { return pool + "/" + image }
 
+// step logs that op reached a step that a kill may interrupt: what the next
+// run finds, and the fault tests' cue to kill.
+func (e *Engine) step(ctx context.Context, op, step, id string) {
+	e.log().Info(ctx, op+" step", map[string]any{"step": step, "id": id})
+}
+
 // sameCluster reports whether cluster and backup_cluster are one cluster, by
 // fsid: two configurations (other users, other monitor addresses) may name
 // the same cluster.

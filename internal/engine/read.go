@@ -18,6 +18,9 @@ var (
 	// ErrForgotten is ErrGone with no record left either (the backup image
 	// or its metadata deleted): nothing says its source snapshot is ours.
 	ErrForgotten = fmt.Errorf("%w, nor any record of it", ErrGone)
+	// ErrDeleting is ErrGone for a backup whose deletion was interrupted:
+	// its record says so, and a deletion of it finishes the job.
+	ErrDeleting = fmt.Errorf("%w: its deletion was interrupted before it finished", ErrGone)
 )
 
 // readPoints opens the backup image of image in backupPool read-only and
@@ -49,6 +52,9 @@ func (e *Engine) GetBackup(ctx context.Context, backupPool, image, id string) (c
 	r, found := pts.Find(id)
 	if !ok || !found {
 		return chain.Record{}, ErrForgotten
+	}
+	if r.Status == chain.Deleting {
+		return r, ErrDeleting
 	}
 	if !pts.IsRestorePoint(r) {
 		return chain.Record{}, ErrGone
@@ -150,27 +156,33 @@ func (e *Engine) CheckBackupInputs(ctx context.Context, pool, image, backupPool 
 	return nil
 }
 
-// CheckParentSnapshot fails unless the source snapshot of parent, which an
-// incremental diffs against, still exists.
-func (e *Engine) CheckParentSnapshot(ctx context.Context, parent chain.Record) error {
-	img, err := openImage(ctx, e.SourceCluster, parent.Pool, parent.Image, "", true)
+// IncrementalBase is the snapshot the next incremental of pool/image would
+// diff from (see fill), or "" when it would copy the whole image.
+func (e *Engine) IncrementalBase(ctx context.Context, pool, image, backupPool string) (string, error) {
+	fsid, err := e.SourceCluster.FSID(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer closeImage(img)
-	snaps, err := snapshots(img)
+	src, err := openImage(ctx, e.SourceCluster, pool, image, "", true)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if _, ok := snaps[parent.Snapshot]; !ok {
-		return errParentSnapshotGone(parent)
+	defer closeImage(src)
+	dst, err := openImage(ctx, e.BackupCluster, backupPool, chain.BackupImageName(image), "", true)
+	if IsNotFound(err) {
+		return "", nil
 	}
-	return nil
-}
-
-func errParentSnapshotGone(parent chain.Record) error {
-	return fmt.Errorf("the parent's snapshot %s@%s no longer exists on the source cluster, "+
-		"so the changes since the parent cannot be computed (a newer backup of the image made it obsolete, "+
-		"or it was removed by hand): take a new full backup (cephbackup_full) and chain incrementals from it",
-		spec(parent.Pool, parent.Image), parent.Snapshot)
+	if err != nil {
+		return "", err
+	}
+	defer closeImage(dst)
+	pts, err := points(dst)
+	if err != nil {
+		return "", err
+	}
+	head, err := dst.GetMetadata(chain.HeadKey)
+	if err != nil && !errors.Is(err, rbd.ErrNotFound) {
+		return "", err
+	}
+	return incrementalBase(src, pts, chain.Source{FSID: fsid, Pool: pool, Image: image}, head)
 }

@@ -157,27 +157,33 @@ func (e *Engine) restorePoint(ctx context.Context, req RestoreRequest) (chain.Re
 
 // CheckRestore verifies, before any change, what Restore would refuse: a
 // restore point that is not there, a target pool that is missing, a target
-// that exists without Force.
-func (e *Engine) CheckRestore(ctx context.Context, req RestoreRequest) error {
+// that exists without Force. A target that an interrupted restore left
+// half-written is reported as a warning.
+func (e *Engine) CheckRestore(ctx context.Context, req RestoreRequest) (warnings []string, err error) {
 	if _, err := e.restorePoint(ctx, req); err != nil {
-		return err
+		return nil, err
 	}
 	ioctx, err := e.SourceCluster.IOContext(ctx, req.TargetPool)
 	if err != nil {
 		if IsNotFound(err) {
-			return &FieldError{Field: "target_pool", Err: err}
+			return nil, &FieldError{Field: "target_pool", Err: err}
 		}
-		return err
+		return nil, err
 	}
 	img, err := rbd.OpenImageReadOnly(ioctx, req.TargetImage, rbd.NoSnapshot)
 	if errors.Is(err, rbd.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return &cephconn.Error{What: "target image " + spec(req.TargetPool, req.TargetImage), Err: err, Pool: req.TargetPool, User: e.SourceCluster.User()}
+		return nil, &cephconn.Error{What: "target image " + spec(req.TargetPool, req.TargetImage), Err: err, Pool: req.TargetPool, User: e.SourceCluster.User()}
 	}
 	defer closeImage(img)
-	return refuseOverwrite(img, req, "target image "+spec(req.TargetPool, req.TargetImage)+" on "+e.SourceCluster.Name())
+	target := spec(req.TargetPool, req.TargetImage)
+	if id, err := img.GetMetadata(restoringKey); err == nil && id != "" {
+		warnings = append(warnings, fmt.Sprintf("The target image %s holds an interrupted restore of backup %s: it is neither its old content nor that restore point. "+
+			"This restore overwrites it; to finish the interrupted one instead, restore backup %s into it.", target, id, id))
+	}
+	return warnings, refuseOverwrite(img, req, "target image "+target+" on "+e.SourceCluster.Name())
 }
 
 // refuseOverwrite fails unless the existing target may be written: with
@@ -208,6 +214,14 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 		}
 		resuming, _ := img.GetMetadata(restoringKey)
 		creator, _ := img.GetMetadata(createdByKey)
+		if resuming == "" {
+			// Overwriting a volume: marked before anything is written, so that
+			// an interrupted restore is found and reported by the next plan.
+			if err := img.SetMetadata(restoringKey, req.BackupID); err != nil {
+				closeImage(img)
+				return nil, false, &cephconn.Error{What: what, Err: err}
+			}
+		}
 		return img, resuming == req.BackupID && creator == req.BackupID, nil
 	}
 	if !errors.Is(err, rbd.ErrNotFound) {

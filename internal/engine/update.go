@@ -181,3 +181,39 @@ func (e *Engine) CheckReparent(ctx context.Context, backupPool, image, id, newPa
 	_, refusal = pts.CheckReparent(id, newParent)
 	return refusal, nil
 }
+
+// ConfirmBackup adopts a restore point that an interrupted apply left
+// unconfirmed (import does): it clears the mark, and removes the source
+// snapshots that the apply did not live to prune, keeping the newest
+// backup's. Confirmed backups are returned as they are.
+func (e *Engine) ConfirmBackup(ctx context.Context, backupPool string, rec chain.Record) (chain.Record, error) {
+	if !rec.Unconfirmed {
+		return rec, nil
+	}
+	dst, err := openImage(ctx, e.BackupCluster, backupPool, chain.BackupImageName(rec.Image), "", false)
+	if err != nil {
+		return rec, err
+	}
+	defer closeImage(dst)
+	unlock, err := e.lock(ctx, dst, writerPatience)
+	if err != nil {
+		return rec, err
+	}
+	defer unlock()
+	rec.Unconfirmed = false
+	if err := dst.SetMetadata(chain.RecordKey(rec.ID), rec.Encode()); err != nil {
+		return rec, &cephconn.Error{What: "the record of backup " + rec.ID + " on " + dst.GetName(), Err: err}
+	}
+	pts, err := points(dst)
+	if err != nil {
+		return rec, err
+	}
+	newest := rec
+	for _, r := range pts.RestorePoints() {
+		if r.Source() == rec.Source() && r.CreatedAt.After(newest.CreatedAt) {
+			newest = r
+		}
+	}
+	e.pruneSourceSnapshots(ctx, dst, rec.Source(), newest.Snapshot)
+	return rec, nil
+}

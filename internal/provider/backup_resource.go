@@ -30,6 +30,20 @@ const (
 	defaultDeleteTimeout = 30 * time.Minute
 )
 
+// unknownOf is the unknown value of a computed attribute of the backups.
+func unknownOf(name string) attr.Value {
+	switch name {
+	case "size", "transferred_bytes":
+		return types.Int64Unknown()
+	default:
+		return types.StringUnknown()
+	}
+}
+
+// deletingKey, in a backup's private state, says Read found its deletion
+// interrupted.
+const deletingKey = "deleting"
+
 // backupResource implements cephbackup_full and cephbackup_incremental, which
 // differ only in parent_id.
 type backupResource struct {
@@ -214,6 +228,13 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 		resp.Diagnostics.AddError("Cannot plan the backup", err.Error())
 		return
 	}
+	leftovers, err := r.engine.Leftovers(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddWarning("Cannot look for leftovers of interrupted runs", err.Error())
+	}
+	for _, l := range leftovers {
+		resp.Diagnostics.AddWarning("Left by an interrupted run", l)
+	}
 	if r.kind != chain.Incremental || plan.ParentID.IsUnknown() {
 		return
 	}
@@ -230,8 +251,16 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 		resp.Diagnostics.AddAttributeError(path.Root("parent_id"), "Parent backup is of another image",
 			fmt.Sprintf("Backup %s was taken of %s/%s, not of %s/%s.", parent.ID, parent.Pool, parent.Image, plan.Pool.ValueString(), plan.Image.ValueString()))
 	default:
-		if err := r.engine.CheckParentSnapshot(ctx, parent); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("parent_id"), "Parent backup cannot be continued", err.Error()+".")
+		base, err := r.engine.IncrementalBase(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
+		switch {
+		case err != nil:
+			resp.Diagnostics.AddWarning("Cannot tell what the incremental will send", err.Error())
+		case base == "":
+			resp.Diagnostics.AddAttributeWarning(path.Root("parent_id"), "Incremental will copy the whole image",
+				fmt.Sprintf("No backup snapshot of %s/%s whose content the backup image still holds is left on the source "+
+					"(the newest backup's restore point or source snapshot was removed outside Terraform), so there is nothing to diff from. "+
+					"This incremental copies the whole image into the existing backup image: exact, but as slow as a full backup. "+
+					"Its parent stays %s for the deletion order.", plan.Pool.ValueString(), plan.Image.ValueString(), parent.ID))
 		}
 	}
 }
@@ -248,6 +277,14 @@ func (r *backupResource) planUpdate(ctx context.Context, req resource.ModifyPlan
 	}
 	if !plan.Pool.Equal(state.Pool) || !plan.Image.Equal(state.Image) || !plan.BackupPool.Equal(state.BackupPool) {
 		r.planDeletion(ctx, state, "replace", &resp.Diagnostics)
+		return
+	}
+	if deleting, diags := req.Private.GetKey(ctx, deletingKey); string(deleting) == "true" {
+		resp.Diagnostics.Append(diags...)
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("id"))
+		for _, attr := range []string{"id", "snapshot", "size", "transferred_bytes", "created_at", "sha256"} {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(attr), unknownOf(attr))...)
+		}
 		return
 	}
 	if plan.Verify.ValueBool() && !state.Verify.ValueBool() {
@@ -282,11 +319,10 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	want := plan.DeletionProtection.ValueBool()
 	breq := engine.BackupRequest{
 		Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
 		BackupPool: plan.BackupPool.ValueString(), ParentID: plan.ParentID.ValueString(),
-		Verify: plan.Verify.ValueBool(),
+		Verify: plan.Verify.ValueBool(), DeletionProtection: plan.DeletionProtection.ValueBool(),
 	}
 	rec, err := r.engine.Backup(ctx, breq, func(started chain.Record) {
 		// Saved with the error below if the transfer fails: Terraform then
@@ -300,20 +336,6 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 	plan.fromRecord(rec, breq.BackupPool)
-	if want {
-		protect := true
-		// Recorded right after the restore point is made (the backup itself
-		// records none). Should that fail, state keeps the wish and the next
-		// refresh finds the record unprotected, so the next apply records it.
-		if prec, err := r.engine.UpdateBackup(ctx, breq.BackupPool, breq.Image, rec.ID, engine.BackupChange{DeletionProtection: &protect}); err != nil {
-			resp.Diagnostics.AddWarning("Backup taken, protection not yet recorded",
-				fmt.Sprintf("Backup %s was taken, but its deletion_protection could not be recorded on the backup cluster: %v. "+
-					"Until the next apply records it, only this workspace's plans refuse to delete it.", rec.ID, err))
-		} else {
-			plan.fromRecord(prec, breq.BackupPool)
-		}
-		plan.DeletionProtection = types.BoolValue(true)
-	}
 	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &plan)...)
 }
 
@@ -324,6 +346,16 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 		return
 	}
 	rec, err := r.engine.GetBackup(ctx, state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString())
+	if errors.Is(err, engine.ErrDeleting) {
+		// Kept in state so that the destroy that started it finishes it; a
+		// plan that keeps the backup replaces it (planUpdate).
+		resp.Diagnostics.AddWarning("Deletion interrupted",
+			fmt.Sprintf("The deletion of backup %s was interrupted (the backup cluster records it as being deleted): its restore point "+
+				"may be gone already. Applying finishes the deletion, and takes the backup again if the configuration still has it.",
+				state.ID.ValueString()))
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, deletingKey, []byte("true"))...)
+		return
+	}
 	if errors.Is(err, engine.ErrGone) {
 		// The restore point is gone: plan a new backup in its place.
 		resp.State.RemoveResource(ctx)
@@ -448,6 +480,12 @@ func (r *backupResource) ImportState(ctx context.Context, req resource.ImportSta
 	if rec.Kind != r.kind {
 		resp.Diagnostics.AddError("Wrong resource type for this backup",
 			fmt.Sprintf("Backup %s is a %s backup: import it as cephbackup_%s.", id, rec.Kind, rec.Kind))
+		return
+	}
+	// Adopting a restore point left by an interrupted apply finishes that
+	// apply's work.
+	if rec, err = r.engine.ConfirmBackup(ctx, pool, rec); err != nil {
+		resp.Diagnostics.AddError("Cannot import backup "+id, err.Error())
 		return
 	}
 	var m incrementalModel

@@ -105,6 +105,29 @@ func (w *workspace) mustApply() {
 // machine is.
 func (w *workspace) applyAndKill(op string, rng *rand.Rand) {
 	w.t.Helper()
+	at := float64(10 * (1 + rng.Intn(7)))
+	percent := regexp.MustCompile(regexp.QuoteMeta(op) + ` progress: .*percent="?([0-9.]+)`)
+	w.applyAndKillWhen(fmt.Sprintf("%s progress of %.0f%%", op, at), func(line string) bool {
+		m := percent.FindStringSubmatch(line)
+		if m == nil {
+			return false
+		}
+		p, _ := strconv.ParseFloat(m[1], 64)
+		return p >= at
+	})
+}
+
+// applyAndKillAtStep kills the apply (or destroy, with args) when the
+// provider logs that an op reached step (engine.step): between two steps of
+// a backup's commit or of a deletion.
+func (w *workspace) applyAndKillAtStep(op, step string) {
+	w.t.Helper()
+	pattern := regexp.MustCompile(regexp.QuoteMeta(op) + ` step: .*step="?` + regexp.QuoteMeta(step))
+	w.applyAndKillWhen(op+" step "+step, pattern.MatchString)
+}
+
+func (w *workspace) applyAndKillWhen(what string, reached func(line string) bool) {
+	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := w.command(ctx, "apply", "-auto-approve", "-no-color")
@@ -115,31 +138,27 @@ func (w *workspace) applyAndKill(op string, rng *rand.Rand) {
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}
-	at := float64(10 * (1 + rng.Intn(7)))
-	percent := regexp.MustCompile(regexp.QuoteMeta(op) + ` progress: .*percent="?([0-9.]+)`)
-	reached := make(chan string)
+	hit := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		once := sync.Once{}
 		for sc.Scan() {
-			if m := percent.FindStringSubmatch(sc.Text()); m != nil {
-				if p, _ := strconv.ParseFloat(m[1], 64); p >= at {
-					once.Do(func() { reached <- m[1] })
-				}
+			if line := sc.Text(); reached(line) {
+				once.Do(func() { hit <- line })
 			}
 		}
 	}()
 	select {
-	case p := <-reached:
+	case <-hit:
 		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
 			w.t.Fatal(err)
 		}
 		_ = cmd.Wait()
-		w.t.Logf("killed terraform when the %s was %s%% done", op, p)
+		w.t.Logf("killed terraform at %s", what)
 	case <-time.After(90 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		w.t.Fatalf("the provider never logged %s progress of %.0f%%", op, at)
+		w.t.Fatalf("the provider never logged %s", what)
 	}
 }
 
@@ -252,6 +271,13 @@ func (e *accEnv) checkNothingOrphaned(t *testing.T, image string, live ...string
 	if snaps := e.src.Snapshots(t, srcPool, image); len(snaps) != 1 || snaps[0] != newest {
 		t.Fatalf("source snapshots %v, want only %s", snaps, newest)
 	}
+	e.checkBackupImageHolds(t, image, live...)
+}
+
+// checkBackupImageHolds: the backup image holds exactly the live restore
+// points and their records.
+func (e *accEnv) checkBackupImageHolds(t *testing.T, image string, live ...string) {
+	t.Helper()
 	name := chain.BackupImageName(image)
 	if snaps := e.dst.Snapshots(t, backupPool, name); strings.Join(snaps, ",") != strings.Join(live, ",") {
 		t.Fatalf("restore points %v, want %v", snaps, live)
@@ -390,5 +416,80 @@ data "cephbackup_restore_points" "p" {
 	w.write(recovery)
 	if out, err := w.run("apply", "-auto-approve", "-no-color"); err != nil {
 		t.Fatalf("destroy: %v\n%s", err, tail(out, 20))
+	}
+}
+
+// A SIGKILL between the steps of a backup's commit or of a deletion, on an
+// image with holes: the next plan reports what is left (a restore point no
+// state knows, with the import command), following what it says converges,
+// and nothing is lost or orphaned.
+func TestAccFaults_killedAtCommitAndDeleteStepsLosesNothing(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("steps")
+	const size = 64 << 20
+	e.src.CreateImage(t, srcPool, img, size)
+	for i, off := range []int64{0, 9 << 20, 30<<20 + 4096, 60 << 20} {
+		e.src.WriteRandom(t, srcPool, img, off, 3<<20+512, int64(i+1))
+	}
+	w := newWorkspace(t)
+	full := e.providerBlock() + fullConfig("w", img)
+	incr := full + incrementalConfig("d1", "cephbackup_full.w.id", img)
+	t.Cleanup(func() {
+		w.write(e.providerBlock())
+		if out, err := w.run("apply", "-auto-approve", "-no-color"); err != nil {
+			t.Errorf("cleanup apply: %v\n%s", err, tail(out, 20))
+		}
+	})
+	unconfirmed := regexp.MustCompile(`terraform\s+import\s+<address\s+of\s+a\s+(cephbackup_\w+)>\s+([\w.-]+/[0-9a-f-]{36})`)
+	// converge plans, follows the plan's report of a restore point that no
+	// state knows by importing it at address, then applies.
+	converge := func(address string) {
+		t.Helper()
+		out, err := w.run("plan", "-no-color")
+		if err != nil {
+			t.Fatalf("plan after a kill: %v\n%s", err, tail(out, 30))
+		}
+		if m := unconfirmed.FindStringSubmatch(out); m != nil {
+			if !strings.HasPrefix(address, m[1]+".") {
+				t.Fatalf("the plan reports an unmanaged %s, expected one for %s:\n%s", m[1], address, tail(out, 30))
+			}
+			if out, err := w.run("import", "-no-color", address, m[2]); err != nil {
+				t.Fatalf("import of the reported restore point: %v\n%s", err, tail(out, 30))
+			}
+			t.Logf("imported the restore point the plan reported: %s", m[2])
+		}
+		w.mustApply()
+	}
+
+	w.write(full)
+	w.applyAndKillAtStep("backup", "record completed")
+	converge("cephbackup_full.w")
+	fullSnap := w.snapshot("cephbackup_full.w")
+	fullSum := e.src.ExportSHA256(t, srcPool+"/"+img+"@"+fullSnap)
+	e.checkPointSum(t, img, fullSnap, fullSum)
+	e.checkNothingOrphaned(t, img, fullSnap)
+
+	e.src.WriteRandom(t, srcPool, img, 20<<20, 2<<20, 9)
+	e.src.Discard(t, srcPool, img, 9<<20+512, 1<<20)
+	w.write(incr)
+	w.applyAndKillAtStep("backup", "restore point taken")
+	converge("cephbackup_incremental.d1")
+	incrSnap := w.snapshot("cephbackup_incremental.d1")
+	incrSum := e.src.ExportSHA256(t, srcPool+"/"+img+"@"+incrSnap)
+	e.checkPointSum(t, img, incrSnap, incrSum)
+	e.checkPointSum(t, img, fullSnap, fullSum)
+	e.checkNothingOrphaned(t, img, fullSnap, incrSnap)
+
+	// Deletions: the incremental's, then the full's (the image's last).
+	w.write(full)
+	w.applyAndKillAtStep("delete", "deletion recorded")
+	w.mustApply()
+	e.checkPointSum(t, img, fullSnap, fullSum)
+	e.checkBackupImageHolds(t, img, fullSnap)
+	w.write(e.providerBlock())
+	w.applyAndKillAtStep("delete", "restore point removed")
+	w.mustApply()
+	if err := e.checkNoBackupsLeft(t, img)(nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -112,7 +112,10 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if plan.Force.IsUnknown() {
 		return
 	}
-	err := r.engine.CheckRestore(ctx, plan.request())
+	warnings, err := r.engine.CheckRestore(ctx, plan.request())
+	for _, w := range warnings {
+		resp.Diagnostics.AddAttributeWarning(path.Root("target_image"), "Interrupted restore found", w)
+	}
 	var field *engine.FieldError
 	switch {
 	case errors.As(err, &field):
