@@ -253,7 +253,7 @@ resource "cephbackup_full" "b" {
 						}
 						_, err = eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: backupPool, Pool: srcPool, Image: img, ID: newB})
 						if err == nil || !strings.Contains(err.Error(), "child backup") {
-							return fmt.Errorf("deleting the new parent of b1: got %v, want the chain rule's refusal", err)
+							return fmt.Errorf("deleting the new parent of b1: got %w, want the chain rule's refusal", err)
 						}
 						return nil
 					},
