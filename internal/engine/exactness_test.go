@@ -215,3 +215,46 @@ func deleteAll(t *testing.T, eng *engine.Engine, image string, recs []chain.Reco
 		}
 	}
 }
+
+// A zero-length image through a chain: created empty, grown and written,
+// shrunk back to nothing, grown again; every point exact and restorable.
+func TestAccExact_zeroLengthImage(t *testing.T) {
+	src, dst, eng := clusters(t)
+	ctx := context.Background()
+	v := &volume{src: src, image: uniqueName("empty")}
+	src.CreateImage(t, "rbd", v.image, 0)
+	t.Cleanup(func() {
+		_, _ = src.RBDErr("snap", "purge", "--no-progress", "rbd/"+v.image)
+		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+v.image)
+	})
+	var taken []chain.Record
+	t.Cleanup(func() { deleteAll(t, eng, v.image, taken) })
+	steps := []func(){
+		func() {},
+		func() { v.resize(t, 6*mib+512); v.write(t, 1*mib, 2*mib, 1) },
+		func() { v.resize(t, 0) },
+		func() { v.resize(t, 4*mib); v.write(t, 3*mib, 4096, 2) },
+	}
+	parent := ""
+	for i, change := range steps {
+		change()
+		rec, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: v.image, BackupPool: "backups", ParentID: parent}, nil)
+		if err != nil {
+			t.Fatalf("backup %d: %v", i, err)
+		}
+		taken, parent = append(taken, rec), rec.ID
+		want := src.ExportSHA256(t, "rbd/"+v.image+"@"+rec.Snapshot)
+		if got := pointSum(t, dst, v.image, rec); !testcluster.Same(got, want) {
+			t.Errorf("backup %d (size %d): restore point sha256 %s, source snapshot %s", i, rec.Size, got, want)
+		}
+		target := uniqueName("empty-restored")
+		if _, err := eng.Restore(ctx, engine.RestoreRequest{BackupID: rec.ID, Pool: "rbd", Image: v.image, BackupPool: "backups",
+			TargetPool: "rbd", TargetImage: target}); err != nil {
+			t.Fatalf("restore of backup %d: %v", i, err)
+		}
+		if got := src.ExportSHA256(t, "rbd/"+target); !testcluster.Same(got, want) {
+			t.Errorf("restore of backup %d: sha256 %s, want %s", i, got, want)
+		}
+		src.RBD(t, "rm", "--no-progress", "rbd/"+target)
+	}
+}

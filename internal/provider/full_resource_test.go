@@ -157,6 +157,14 @@ resource "cephbackup_full" "x" {
 }`), regexp.MustCompile(`contains '/' or '@'`)},
 		{"name with an at sign", withProvider(e.providerBlock(), named(img+"@snap")), regexp.MustCompile(`contains '/' or '@'`)},
 		{"empty name", withProvider(e.providerBlock(), named("")), wrapped("image must not be empty")},
+		// HCL's "\u0000" reaches the provider as a NUL byte: librbd would stop
+		// the name there and address the image img.
+		{"name with a NUL byte", withProvider(e.providerBlock(), `
+resource "cephbackup_full" "x" {
+  pool = "rbd"
+  image = "`+img+`\u0000x"
+  backup_pool = "backups"
+}`), wrapped("contains a NUL byte")},
 		{"backup image name taken in the source pool", withProvider(sameCluster, `
 resource "cephbackup_full" "x" {
   pool        = "rbd"
