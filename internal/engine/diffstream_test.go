@@ -26,11 +26,16 @@ func clusters(t *testing.T) (src, dst *testcluster.Cluster, eng *engine.Engine) 
 		t.Skip("acceptance test: run with `make testacc`")
 	}
 	src, dst = testcluster.Get(t, "source"), testcluster.Get(t, "backup")
-	eng = &engine.Engine{
+	return src, dst, adminEngine(src, dst)
+}
+
+// adminEngine works as client.admin with src as cluster and dst as
+// backup_cluster, on connections of its own.
+func adminEngine(src, dst *testcluster.Cluster) *engine.Engine {
+	return &engine.Engine{
 		SourceCluster: cephconn.NewClient("cluster", src.AdminConfig()),
 		BackupCluster: cephconn.NewClient("backup_cluster", dst.AdminConfig()),
 	}
-	return src, dst, eng
 }
 
 func uniqueName(prefix string) string { return prefix + "-" + chain.NewID()[:8] }

@@ -25,6 +25,29 @@ func removeImage(t *testing.T, c *testcluster.Cluster, spec string) {
 	})
 }
 
+// randomImage creates rbd/<prefix>-… written with size bytes of random data,
+// removed when t ends.
+func randomImage(t *testing.T, src *testcluster.Cluster, prefix string, size int64) string {
+	t.Helper()
+	img := uniqueName(prefix)
+	src.CreateImage(t, "rbd", img, uint64(size))
+	removeImage(t, src, "rbd/"+img)
+	src.WriteRandom(t, "rbd", img, 0, size, 1)
+	return img
+}
+
+// backedUpImage is a randomImage with a full backup, deleted when t ends.
+func backedUpImage(t *testing.T, src *testcluster.Cluster, eng *engine.Engine, prefix string, size int64) (string, chain.Record) {
+	t.Helper()
+	img := randomImage(t, src, prefix, size)
+	full, err := eng.Backup(context.Background(), engine.BackupRequest{Pool: "rbd", Image: img, BackupPool: "backups"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAll(t, eng, img, []chain.Record{full}) })
+	return img, full
+}
+
 // An in-place restore rewrites every range the volume changed since the
 // backup, discards included (fstrim, mkfs, blkdiscard): a whole aligned
 // object, small unaligned ranges inside data, and a write, on an image with
@@ -138,15 +161,9 @@ func TestAccExact_zeroingIgnoresSkipPartialDiscard(t *testing.T) {
 func TestAccExact_racingFirstBackups(t *testing.T) {
 	src, dst, eng := clusters(t)
 	ctx := context.Background()
-	img := uniqueName("race")
-	src.CreateImage(t, "rbd", img, 12*mib)
-	removeImage(t, src, "rbd/"+img)
-	src.WriteRandom(t, "rbd", img, 0, 12*mib, 1)
+	img := randomImage(t, src, "race", 12*mib)
 
-	other := &engine.Engine{
-		SourceCluster: cephconn.NewClient("cluster", src.AdminConfig()),
-		BackupCluster: cephconn.NewClient("backup_cluster", dst.AdminConfig()),
-	}
+	other := adminEngine(src, dst)
 	req := engine.BackupRequest{Pool: "rbd", Image: img, BackupPool: "backups"}
 	var winner chain.Record
 	var winnerSum string // its source snapshot is pruned by the loser
@@ -186,15 +203,7 @@ func TestAccExact_racingFirstBackups(t *testing.T) {
 func TestAccRestore_refusesATargetInUse(t *testing.T) {
 	src, _, eng := clusters(t)
 	ctx := context.Background()
-	img := uniqueName("inuse")
-	src.CreateImage(t, "rbd", img, 8*mib)
-	removeImage(t, src, "rbd/"+img)
-	src.WriteRandom(t, "rbd", img, 0, 8*mib, 1)
-	full, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: img, BackupPool: "backups"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { deleteAll(t, eng, img, []chain.Record{full}) })
+	img, full := backedUpImage(t, src, eng, "inuse", 8*mib)
 
 	restore := func(target string) error {
 		_, err := eng.Restore(ctx, engine.RestoreRequest{BackupID: full.ID, Pool: "rbd", Image: img, BackupPool: "backups",
@@ -281,10 +290,7 @@ func watchers(t *testing.T, c *testcluster.Cluster, spec string) []string {
 func TestAccBackup_sourceIsNotOpenWhileDataTravels(t *testing.T) {
 	src, _, eng := clusters(t)
 	ctx := context.Background()
-	img := uniqueName("ro")
-	src.CreateImage(t, "rbd", img, 8*mib)
-	removeImage(t, src, "rbd/"+img)
-	src.WriteRandom(t, "rbd", img, 0, 8*mib, 1)
+	img := randomImage(t, src, "ro", 8*mib)
 	var during []string
 	full, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: img, BackupPool: "backups"}, func(chain.Record) {
 		during = watchers(t, src, "rbd/"+img)
@@ -304,22 +310,11 @@ func TestAccBackup_sourceIsNotOpenWhileDataTravels(t *testing.T) {
 func TestAccRestore_backupImageRefusedBySameFSID(t *testing.T) {
 	src, dst, eng := clusters(t)
 	ctx := context.Background()
-	img := uniqueName("fsid")
-	src.CreateImage(t, "rbd", img, 8*mib)
-	removeImage(t, src, "rbd/"+img)
-	src.WriteRandom(t, "rbd", img, 0, 8*mib, 1)
-	full, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: img, BackupPool: "backups"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { deleteAll(t, eng, img, []chain.Record{full}) })
+	img, full := backedUpImage(t, src, eng, "fsid", 8*mib)
 	before := pointSum(t, dst, img, full)
 
-	onBackupCluster := &engine.Engine{
-		SourceCluster: cephconn.NewClient("cluster", dst.AdminConfig()),
-		BackupCluster: cephconn.NewClient("backup_cluster", dst.AdminConfig()),
-	}
-	_, err = onBackupCluster.Restore(ctx, engine.RestoreRequest{BackupID: full.ID, Pool: "rbd", Image: img, BackupPool: "backups",
+	onBackupCluster := adminEngine(dst, dst)
+	_, err := onBackupCluster.Restore(ctx, engine.RestoreRequest{BackupID: full.ID, Pool: "rbd", Image: img, BackupPool: "backups",
 		TargetPool: "backups", TargetImage: chain.BackupImageName(img), Force: true})
 	var fe *engine.FieldError
 	if !errors.As(err, &fe) || fe.Field != "target_image" {
