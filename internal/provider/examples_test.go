@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,12 @@ func TestAccExamples_validate(t *testing.T) {
 		name := strings.TrimPrefix(dir, "../../examples/")
 		t.Run(name, func(t *testing.T) {
 			w := newWorkspace(t)
+			if declaresAction(t, dir) {
+				// Only Terraform >= 1.14 reads action blocks.
+				if w.terraform = os.Getenv(actionsTerraformEnv); w.terraform == "" {
+					t.Skipf("declares an action, which needs Terraform >= 1.14: %s is not set (`make testacc` sets it when it has one)", actionsTerraformEnv)
+				}
+			}
 			// Copy the whole examples tree so relative module sources resolve.
 			if err := os.CopyFS(filepath.Join(w.dir, "examples"), os.DirFS("../../examples")); err != nil {
 				t.Fatal(err)
@@ -60,13 +67,21 @@ func TestAccExamples_validate(t *testing.T) {
 }
 
 func declaresProvider(t *testing.T, dir string) bool {
+	return tfContains(t, dir, regexp.MustCompile(`required_providers`))
+}
+
+func declaresAction(t *testing.T, dir string) bool {
+	return tfContains(t, dir, regexp.MustCompile(`(?m)^action\s+"`))
+}
+
+func tfContains(t *testing.T, dir string, re *regexp.Regexp) bool {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(b), "required_providers") {
+		if re.Match(b) {
 			return true
 		}
 	}
