@@ -52,7 +52,8 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Restores a restore point from the backup cluster into an image on `cluster`. " +
 			"The source image and the source cluster are not needed, so this works in a disaster, with `cluster` pointed at a replacement cluster. " +
-			"**Destroying this resource leaves the restored image in place** unless `delete_target_on_destroy` is true: restored data is user data.",
+			"**Destroying this resource leaves the restored image in place** unless `delete_target_on_destroy` is true: restored data is user data. " +
+			"It restores when created or replaced, so pin `backup_id`; to restore once with Terraform 1.14 or later, use the `cephbackup_restore` action.",
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("`<target_pool>/<target_image>`."),
 			"backup_id": schema.StringAttribute{Required: true, MarkdownDescription: restoreArgDocs["backup_id"],
