@@ -1,10 +1,16 @@
 # A complete disaster-recovery plan for one volume: weekly full backups with
 # daily incrementals on a second cluster, a lookup of the restore points the
-# backup cluster holds, and a restore of the newest one.
+# backup cluster holds, and a restore of one of them.
 #
 # Normal days: list the backed-up days in var.weeks and apply.
-# Disaster:    point var.cluster at the replacement cluster, set restore = true
-#              (and restore_target to the volume to bring back), apply.
+# Incident:    set restore_backup_id to the restore point to bring back (see the
+#              restore_points output; newest_id is the newest), apply.
+# Disaster:    point var.cluster at the replacement cluster as well.
+#
+# The restore is a resource, pinned to the id it was given, so this plan runs
+# on every Terraform >= 1.5 and OpenTofu: a later backup does not change it and
+# does not restore again. With Terraform >= 1.14, the cephbackup_restore
+# action restores once without a resource (examples/actions/cephbackup_restore).
 terraform {
   required_providers {
     cephbackup = {
@@ -54,10 +60,10 @@ variable "weeks" {
   default     = { "2026-w48" = [] }
 }
 
-variable "restore" {
-  description = "Restore the newest restore point into restore_target."
-  type        = bool
-  default     = false
+variable "restore_backup_id" {
+  description = "Id of the restore point to restore into restore_target; null restores nothing. An id, not an expression that follows the newest point: the restore happens when this changes."
+  type        = string
+  default     = null
 }
 
 variable "restore_target" {
@@ -95,9 +101,9 @@ locals {
 }
 
 resource "cephbackup_restore" "newest" {
-  count = var.restore ? 1 : 0
+  count = var.restore_backup_id == null ? 0 : 1
 
-  backup_id    = local.newest.id
+  backup_id    = var.restore_backup_id
   pool         = var.pool
   image        = var.image
   backup_pool  = var.backup_pool
@@ -108,6 +114,10 @@ resource "cephbackup_restore" "newest" {
 
 output "restore_points" {
   value = [for p in local.points : "${p.created_at}  ${p.kind}  ${p.id}  ${p.snapshot}"]
+}
+
+output "newest_id" {
+  value = try(local.newest.id, null)
 }
 
 output "newest_snapshot" {

@@ -64,14 +64,14 @@ provider_installation {
 }
 CLI
 export TF_CLI_CONFIG_FILE=$demo/cli.tfrc TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
-tfvars() { # cluster name, key, weeks JSON, restore
+tfvars() { # cluster name, key, weeks JSON, restore_backup_id JSON (null: no restore)
 	cat >"$plan/terraform.tfvars.json" <<JSON
 {
   "cluster": {"mon_host": "$(mon_host "$1")", "user": "demo-src", "key": "$2"},
   "backup_cluster": {"mon_host": "$(mon_host backup)", "user": "demo-dst", "key": "$dst_key"},
   "image": "$image",
   "weeks": $3,
-  "restore": $4,
+  "restore_backup_id": $4,
   "restore_target": "$image"
 }
 JSON
@@ -92,18 +92,18 @@ apply() {
 tf get >/dev/null
 
 say "Sunday: weekly full backup"
-tfvars source "$src_key" '{"2026-w48": []}' false
+tfvars source "$src_key" '{"2026-w48": []}' null
 apply
 
 say "Monday: 8 MiB changed, daily incremental"
 write_at $((20 << 20)) $((4 << 20))
 write_at $((180 << 20)) $((4 << 20))
-tfvars source "$src_key" '{"2026-w48": ["mon"]}' false
+tfvars source "$src_key" '{"2026-w48": ["mon"]}' null
 apply
 
 say "Tuesday: 1 MiB changed, daily incremental"
 write_at $((3 << 20)) $((1 << 20))
-tfvars source "$src_key" '{"2026-w48": ["mon", "tue"]}' false
+tfvars source "$src_key" '{"2026-w48": ["mon", "tue"]}' null
 apply
 tf state list
 for r in 'module.week["2026-w48"].cephbackup_full.week' 'module.week["2026-w48"].cephbackup_incremental.mon[0]' 'module.week["2026-w48"].cephbackup_incremental.tue[0]'; do
@@ -113,6 +113,7 @@ done
 say "Restore points recorded on the backup cluster"
 tf output -no-color restore_points
 newest=$(tf output -raw newest_snapshot)
+newest_id=$(tf output -raw newest_id)
 point_sum=$(sha dst "backups/$image.backup.base@$newest")
 good_sum=$(sha src "rbd/$image")
 
@@ -122,7 +123,7 @@ write_at $((200 << 20)) 4096
 bad_sum=$(sha src "rbd/$image")
 
 say "Restore the newest point into the original volume (only the differences travel)"
-tfvars source "$src_key" '{"2026-w48": ["mon", "tue"]}' true
+tfvars source "$src_key" '{"2026-w48": ["mon", "tue"]}' "\"$newest_id\""
 apply
 restored_sum=$(sha src "rbd/$image")
 restored_bytes=$(tf output -raw restored_bytes)
@@ -131,7 +132,7 @@ say "Disaster: the source cluster is lost; restore on a replacement cluster"
 "$harness" stop-daemons "$clusters" source
 "$harness" start "$clusters" replacement
 repl_key=$(user_key "$clusters/replacement/ceph.conf" demo-src rbd)
-tfvars replacement "$repl_key" '{"2026-w48": ["mon", "tue"]}' true
+tfvars replacement "$repl_key" '{"2026-w48": ["mon", "tue"]}' "\"$newest_id\""
 apply
 dr_sum=$(rbd -c "$clusters/replacement/ceph.conf" export --no-progress "rbd/$image" - | sha256sum | cut -c1-16)
 

@@ -327,7 +327,8 @@ func incrementalBase(snapImg *rbd.Image, pts chain.Points, src chain.Source, hea
 	return base.Name, nil
 }
 
-// run executes a transfer plan with progress logged at INFO.
+// run executes a transfer plan with progress logged at INFO and passed to
+// e.Progress.
 func (e *Engine) run(ctx context.Context, src *rbd.Image, dst *rbd.Image, plan transfer.Plan, op, snap string) (transfer.Stats, error) {
 	opts := e.Transfer
 	if st, err := dst.Stat(); err == nil {
@@ -341,6 +342,9 @@ func (e *Engine) run(ctx context.Context, src *rbd.Image, dst *rbd.Image, plan t
 			"percent": fmt.Sprintf("%.1f", p.Percent()), "mib_per_s": fmt.Sprintf("%.1f", p.Rate()/(1<<20)),
 			"eta": p.ETA().Round(time.Second).String(),
 		})
+		if e.Progress != nil {
+			e.Progress(op, p)
+		}
 	}
 	e.log().Info(ctx, op+" transfer starting", map[string]any{
 		"snapshot": snap, "copy_bytes": byteCount(plan.Copy.Bytes()), "zero_bytes": byteCount(plan.Zero.Bytes()),

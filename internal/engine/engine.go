@@ -35,6 +35,11 @@ type Engine struct {
 	Transfer      transfer.Options
 	Log           Logger
 	Now           func() time.Time
+	// Progress, when set, receives each transfer's progress as the log does
+	// (op is "backup" or "restore"): the restore action shows it to the
+	// user as Terraform progress events. It runs on the transfer's reporter
+	// goroutine and should return quickly.
+	Progress func(op string, p transfer.Progress)
 
 	// beforeLock, when set by a test, runs between opening a backup image
 	// and taking its lock: where another writer can slip in.
@@ -46,6 +51,14 @@ func (e *Engine) log() Logger {
 		return discardLogger{}
 	}
 	return e.Log
+}
+
+// WithProgress returns a copy of e, sharing its connections, that also
+// reports transfer progress to f.
+func (e *Engine) WithProgress(f func(op string, p transfer.Progress)) *Engine {
+	c := *e
+	c.Progress = f
+	return &c
 }
 
 func (e *Engine) now() time.Time {

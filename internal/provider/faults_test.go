@@ -52,20 +52,22 @@ func providerBinary(t *testing.T) string {
 
 // workspace is a terraform working directory using the built provider.
 type workspace struct {
-	t   *testing.T
-	dir string
-	env []string
+	t         *testing.T
+	dir       string
+	env       []string
+	terraform string // the binary; TF_ACC_TERRAFORM_PATH unless a test sets another
 }
 
 func newWorkspace(t *testing.T) *workspace {
 	bin := providerBinary(t)
 	dir := t.TempDir()
 	rc := filepath.Join(dir, "cli.tfrc")
-	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/cephbackup/cephbackup\" = %q\n  }\n  direct {}\n}\n", bin)
+	// Both registries' names, so that OpenTofu finds the built provider too.
+	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/cephbackup/cephbackup\" = %q\n    \"registry.opentofu.org/cephbackup/cephbackup\" = %q\n  }\n  direct {}\n}\n", bin, bin)
 	if err := os.WriteFile(rc, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &workspace{t: t, dir: dir, env: append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_LOG=INFO")}
+	return &workspace{t: t, dir: dir, terraform: os.Getenv("TF_ACC_TERRAFORM_PATH"), env: append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_LOG=INFO")}
 }
 
 func (w *workspace) write(config string) {
@@ -77,7 +79,7 @@ func (w *workspace) write(config string) {
 }
 
 func (w *workspace) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, os.Getenv("TF_ACC_TERRAFORM_PATH"), append([]string{"-chdir=" + w.dir}, args...)...)
+	cmd := exec.CommandContext(ctx, w.terraform, append([]string{"-chdir=" + w.dir}, args...)...)
 	cmd.Env = w.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -21,7 +22,10 @@ import (
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
 )
 
-var _ provider.Provider = &cephbackupProvider{}
+var (
+	_ provider.Provider            = &cephbackupProvider{}
+	_ provider.ProviderWithActions = &cephbackupProvider{}
+)
 
 // New returns the provider factory for a version string.
 func New(version string) func() provider.Provider {
@@ -164,10 +168,17 @@ func (p *cephbackupProvider) Configure(ctx context.Context, req provider.Configu
 	})
 	resp.ResourceData = eng
 	resp.DataSourceData = eng
+	resp.ActionData = eng
 }
 
 func (p *cephbackupProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{NewFullResource, NewIncrementalResource, NewRestoreResource, NewDiffFileResource}
+}
+
+// Actions are served to Terraform >= 1.14; older Terraform and OpenTofu
+// do not ask for them and ignore them in the schema.
+func (p *cephbackupProvider) Actions(context.Context) []func() action.Action {
+	return []func() action.Action{NewRestoreAction}
 }
 
 func (p *cephbackupProvider) DataSources(context.Context) []func() datasource.DataSource {

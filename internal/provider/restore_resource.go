@@ -2,12 +2,10 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
@@ -31,19 +29,12 @@ type restoreResource struct {
 }
 
 type restoreModel struct {
+	restoreArgs
 	ID                    types.String   `tfsdk:"id"`
-	BackupID              types.String   `tfsdk:"backup_id"`
-	Pool                  types.String   `tfsdk:"pool"`
-	Image                 types.String   `tfsdk:"image"`
-	BackupPool            types.String   `tfsdk:"backup_pool"`
-	TargetPool            types.String   `tfsdk:"target_pool"`
-	TargetImage           types.String   `tfsdk:"target_image"`
-	Force                 types.Bool     `tfsdk:"force"`
 	DeleteTargetOnDestroy types.Bool     `tfsdk:"delete_target_on_destroy"`
 	Size                  types.Int64    `tfsdk:"size"`
 	RestoredBytes         types.Int64    `tfsdk:"restored_bytes"`
 	RestoredAt            types.String   `tfsdk:"restored_at"`
-	Verify                types.Bool     `tfsdk:"verify"`
 	SHA256                types.String   `tfsdk:"sha256"`
 	TargetCreated         types.Bool     `tfsdk:"target_created"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
@@ -61,20 +52,14 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Restores a restore point from the backup cluster into an image on `cluster`. " +
 			"The source image and the source cluster are not needed, so this works in a disaster, with `cluster` pointed at a replacement cluster. " +
-			"**Destroying this resource leaves the restored image in place** unless `delete_target_on_destroy` is true: restored data is user data.",
+			"**Destroying this resource leaves the restored image in place** unless `delete_target_on_destroy` is true: restored data is user data. " +
+			"It restores when created or replaced, so pin `backup_id`; to restore once with Terraform 1.14 or later, use the `cephbackup_restore` action.",
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("`<target_pool>/<target_image>`."),
-			"backup_id": schema.StringAttribute{Required: true, MarkdownDescription: "Id of the restore point, e.g. from `data.cephbackup_restore_points`.",
+			"backup_id": schema.StringAttribute{Required: true, MarkdownDescription: restoreArgDocs["backup_id"],
 				Validators:    []validatorString{backupIDValidator{}},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
-			"pool":         requiredName("Pool of the backed-up image on the source (as recorded with the backup)."),
-			"image":        requiredName("Name of the backed-up image; its backups are in `<image>.backup.base`."),
-			"backup_pool":  requiredName("Pool on the backup cluster that holds the backups."),
-			"target_pool":  requiredName("Pool on `cluster` to restore into."),
-			"target_image": requiredName("Image to restore into: created with the restore point's size when missing, overwritten only with `force`."),
-			"force": optionalBool("Allow overwriting an existing target image. The result then has the restore point's size and content exactly. " +
-				"When the target still has the snapshot of a backup on the same backup image (restoring into the original volume), only the differing extents are sent. " +
-				"Changing it later does not restore again."),
+			"force": optionalBool(restoreArgDocs["force"] + " Changing it later does not restore again."),
 			"delete_target_on_destroy": optionalBool("Delete the target image when this resource is destroyed, if this restore created it (see `target_created`). " +
 				"Default false: the restored image stays. An image that existed before (overwritten with `force`) is never deleted, whatever this says. " +
 				"Changing it does not restore again."),
@@ -85,18 +70,19 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"size":           computedInt64("Size of the restored image in bytes (the restore point's size)."),
 			"restored_bytes": computedInt64("Bytes of data written to the target (zeroed ranges not counted)."),
 			"restored_at":    computedString("When the restore finished (RFC 3339)."),
-			"verify": optionalBool("After the restore, read the target back and compare its sha256 with the restore point's: the checksum recorded when the backup was verified, else the restore point read in parallel. A mismatch fails the apply. " +
-				"Changing it later does not restore again."),
-			"sha256": computedString("sha256 of the restored image, when verified; null otherwise."),
+			"verify":         optionalBool(restoreArgDocs["verify"] + " Changing it later does not restore again."),
+			"sha256":         computedString("sha256 of the restored image, when verified; null otherwise."),
 		},
 		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true})},
+	}
+	for _, name := range restoreNameArgs {
+		resp.Schema.Attributes[name] = requiredName(restoreArgDocs[name])
 	}
 }
 
 func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	// A new restore is checked against both clusters at plan time, so that
-	// a wrong id or an existing target fails the plan, not the apply.
-	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.engine == nil {
+	// Only a new restore is checked: an existing one is never restored again.
+	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() {
 		return
 	}
 	var plan restoreModel
@@ -104,33 +90,7 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	for _, v := range []types.String{plan.BackupID, plan.Pool, plan.Image, plan.BackupPool, plan.TargetPool, plan.TargetImage} {
-		if v.IsUnknown() {
-			return
-		}
-	}
-	if plan.Force.IsUnknown() {
-		return
-	}
-	warnings, err := r.engine.CheckRestore(ctx, plan.request())
-	for _, w := range warnings {
-		resp.Diagnostics.AddAttributeWarning(path.Root("target_image"), "Interrupted restore found", w)
-	}
-	var field *engine.FieldError
-	switch {
-	case errors.As(err, &field):
-		resp.Diagnostics.AddAttributeError(path.Root(field.Field), "Cannot restore", field.Error()+".")
-	case err != nil:
-		resp.Diagnostics.AddError("Cannot plan the restore", err.Error())
-	}
-}
-
-func (m restoreModel) request() engine.RestoreRequest {
-	return engine.RestoreRequest{
-		BackupID: m.BackupID.ValueString(), Pool: m.Pool.ValueString(), Image: m.Image.ValueString(),
-		BackupPool: m.BackupPool.ValueString(), TargetPool: m.TargetPool.ValueString(),
-		TargetImage: m.TargetImage.ValueString(), Force: m.Force.ValueBool(), Verify: m.Verify.ValueBool(),
-	}
+	checkRestore(ctx, r.engine, plan.restoreArgs, &resp.Diagnostics)
 }
 
 func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -148,11 +108,10 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	defer cancel()
 	res, err := r.engine.Restore(ctx, plan.request())
 	if err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("Restore into %s/%s failed", plan.TargetPool.ValueString(), plan.TargetImage.ValueString()),
-			err.Error()+"\n\nThe restore point on the backup cluster is untouched.")
+		restoreFailed(plan.restoreArgs, err, &resp.Diagnostics)
 		return
 	}
-	plan.ID = types.StringValue(plan.TargetPool.ValueString() + "/" + plan.TargetImage.ValueString())
+	plan.ID = types.StringValue(plan.target())
 	plan.Size = types.Int64Value(int64(res.Record.Size))
 	plan.RestoredBytes = types.Int64Value(int64(res.RestoredBytes))
 	plan.RestoredAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
