@@ -48,7 +48,7 @@ func TestAccExamples_validate(t *testing.T) {
 			if declaresAction(t, dir) {
 				// Only Terraform >= 1.14 reads action blocks.
 				if w.terraform = os.Getenv(actionsTerraformEnv); w.terraform == "" {
-					t.Skipf("declares an action, which needs Terraform >= 1.14: %s is not set (`make testacc` sets it when it has one)", actionsTerraformEnv)
+					t.Skipf("declares an action, which needs Terraform >= 1.14: %s is not set (`make testacc TERRAFORM_ACTIONS=/path/to/terraform` sets it)", actionsTerraformEnv)
 				}
 			}
 			// Copy the whole examples tree so relative module sources resolve.

@@ -381,7 +381,7 @@ func TestAccRestoreAction_invokeRestoresOnce(t *testing.T) {
 	e := newAccEnv(t)
 	tf := os.Getenv(actionsTerraformEnv)
 	if tf == "" {
-		t.Skipf("needs Terraform >= 1.14 for `terraform apply -invoke`: %s is not set. `make testacc` sets it to the binary that its terraform-actions target builds or finds (see that target's message when it could not)", actionsTerraformEnv)
+		t.Skipf("needs Terraform >= 1.14 for `terraform apply -invoke`: %s is not set: run `make testacc TERRAFORM_ACTIONS=/path/to/terraform` with one (go install cannot build Terraform 1.14 from the module proxy)", actionsTerraformEnv)
 	}
 	checkActionsTerraform(t, tf)
 	img := uniqueImage("inv")
