@@ -1,15 +1,32 @@
-data "cephbackup_restore_points" "vol" {
-  pool        = "rbd"
-  image       = "volume-1234"
-  backup_pool = "backups"
-}
-
-# Restore the newest restore point into a new image next to the original.
-resource "cephbackup_restore" "latest" {
-  backup_id    = data.cephbackup_restore_points.vol.restore_points[length(data.cephbackup_restore_points.vol.restore_points) - 1].id
+# Restore one restore point into a new image next to the original. backup_id is
+# pinned: the id chosen for the incident (data.cephbackup_restore_points lists
+# them), never an expression that follows the newest restore point, which the
+# next backup would change.
+resource "cephbackup_restore" "before_upgrade" {
+  backup_id    = "6c56bfee-42ef-40af-b97b-9a511ed0384d"
   pool         = "rbd"
   image        = "volume-1234"
   backup_pool  = "backups"
   target_pool  = "rbd"
   target_image = "volume-1234-restored"
+}
+
+# Restore into the live volume itself (force), e.g. from a variable set for the
+# incident. Should backup_id change later, the plan fails rather than
+# overwriting the volume again, unless overwrite_on_replace = true.
+variable "incident_backup_id" {
+  type    = string
+  default = null
+}
+
+resource "cephbackup_restore" "incident" {
+  count = var.incident_backup_id == null ? 0 : 1
+
+  backup_id    = var.incident_backup_id
+  pool         = "rbd"
+  image        = "volume-1234"
+  backup_pool  = "backups"
+  target_pool  = "rbd"
+  target_image = "volume-1234"
+  force        = true
 }
