@@ -1,16 +1,19 @@
 # A complete disaster-recovery plan for one volume: weekly full backups with
 # daily incrementals on a second cluster, a lookup of the restore points the
-# backup cluster holds, and a restore of one of them.
+# backup cluster holds, and a restore of the one the operator picks.
 #
 # Normal days: list the backed-up days in var.weeks and apply.
-# Incident:    set restore_backup_id to the restore point to bring back (see the
-#              restore_points output; newest_id is the newest), apply.
-# Disaster:    point var.cluster at the replacement cluster as well.
+# Incident:    set restore_backup_id to the id of the restore point to bring
+#              back (output restore_points lists them), apply; set it back to
+#              null once the volume is back.
+# Disaster:    point var.cluster at the replacement cluster, set
+#              restore_backup_id, apply. Then back the recovered volume up into
+#              the same backup_pool: add a new week and set adopt_week to it.
 #
 # The restore is a resource, pinned to the id it was given, so this plan runs
-# on every Terraform >= 1.5 and OpenTofu: a later backup does not change it and
-# does not restore again. With Terraform >= 1.14, the cephbackup_restore
-# action restores once without a resource (examples/actions/cephbackup_restore).
+# on every Terraform >= 1.5 and OpenTofu. With Terraform >= 1.14, the
+# cephbackup_restore action restores once without a resource
+# (examples/actions/cephbackup_restore).
 terraform {
   required_providers {
     cephbackup = {
@@ -61,7 +64,11 @@ variable "weeks" {
 }
 
 variable "restore_backup_id" {
-  description = "Id of the restore point to restore into restore_target; null restores nothing. An id, not an expression that follows the newest point: the restore happens when this changes."
+  description = <<-EOT
+    Id of the restore point to restore into restore_target, set for an incident; null: no restore.
+    A pinned id, never "the newest restore point": the next backup would change that, and the
+    restore would then overwrite the volume again with the point it just took.
+  EOT
   type        = string
   default     = null
 }
@@ -70,6 +77,15 @@ variable "restore_target" {
   description = "Image on var.cluster to restore into; the original volume is overwritten only because force is set."
   type        = string
   default     = "volume-1234"
+}
+
+variable "adopt_week" {
+  description = <<-EOT
+    After a disaster: the first week backed up on the replacement cluster. Its full backup adopts
+    the backup image, which holds the lost cluster's backups of the volume (they stay restorable).
+  EOT
+  type        = string
+  default     = null
 }
 
 provider "cephbackup" {
@@ -85,6 +101,7 @@ module "week" {
   image       = var.image
   backup_pool = var.backup_pool
   days        = each.value
+  adopt       = each.key == var.adopt_week
 }
 
 # Reads only the backup cluster: works while the source cluster is down.
@@ -97,10 +114,13 @@ data "cephbackup_restore_points" "volume" {
 
 locals {
   points = data.cephbackup_restore_points.volume.restore_points
-  newest = length(local.points) > 0 ? local.points[length(local.points) - 1] : null
 }
 
-resource "cephbackup_restore" "newest" {
+# A restore is a one-off: backup_id is the id the operator chose for the
+# incident. Were it an expression that follows the newest restore point, the
+# next backup would change it, and the plan would replace this restore (the
+# provider refuses that unless overwrite_on_replace = true).
+resource "cephbackup_restore" "incident" {
   count = var.restore_backup_id == null ? 0 : 1
 
   backup_id    = var.restore_backup_id
@@ -113,17 +133,18 @@ resource "cephbackup_restore" "newest" {
 }
 
 output "restore_points" {
-  value = [for p in local.points : "${p.created_at}  ${p.kind}  ${p.id}  ${p.snapshot}"]
+  description = "Every restore point of the volume, oldest first: pick restore_backup_id from here."
+  value       = [for p in local.points : "${p.created_at}  ${p.kind}  ${p.id}  ${p.snapshot}"]
 }
 
 output "newest_id" {
-  value = try(local.newest.id, null)
+  value = try(local.points[length(local.points) - 1].id, null)
 }
 
 output "newest_snapshot" {
-  value = try(local.newest.snapshot, null)
+  value = try(local.points[length(local.points) - 1].snapshot, null)
 }
 
 output "restored_bytes" {
-  value = try(cephbackup_restore.newest[0].restored_bytes, null)
+  value = try(cephbackup_restore.incident[0].restored_bytes, null)
 }

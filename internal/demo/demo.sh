@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: two local clusters, the example disaster-recovery plan applied day by day, an
-# incident on the volume, a restore into it, then the source cluster lost and the volume
-# restored on a replacement cluster. Checksums are compared with the rbd CLI at each step.
+# incident on the volume, a restore into it, then the source cluster lost, the volume
+# restored on a replacement cluster and backed up from there into the same backup pool.
+# Checksums are compared with the rbd CLI at each step.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,6 +37,7 @@ dst_key=$(user_key "$dst_conf" demo-dst backups)
 say "Creating rbd/$image (256 MiB, 40 MiB of data with holes)"
 src create --size 256M "rbd/$image"
 # rbd has no "write at offset" command; import-diff of a hand-made stream does it exactly.
+volume_conf=$src_conf # the cluster write_at writes to
 write_at() { # offset(bytes) length(bytes)
 	local off=$1 len=$2
 	{
@@ -45,7 +47,7 @@ write_at() { # offset(bytes) length(bytes)
 		head -c "$len" /dev/urandom
 		printf 'e'
 	} >"$demo/stream"
-	src import-diff --no-progress "$demo/stream" "rbd/$image"
+	rbd -c "$volume_conf" import-diff --no-progress "$demo/stream" "rbd/$image"
 }
 write_at 0 $((16 << 20))
 write_at $((100 << 20)) $((16 << 20))
@@ -64,7 +66,7 @@ provider_installation {
 }
 CLI
 export TF_CLI_CONFIG_FILE=$demo/cli.tfrc TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
-tfvars() { # cluster name, key, weeks JSON, restore_backup_id JSON (null: no restore)
+tfvars() { # cluster name, key, weeks JSON, restore point id JSON, week that adopts JSON
 	cat >"$plan/terraform.tfvars.json" <<JSON
 {
   "cluster": {"mon_host": "$(mon_host "$1")", "user": "demo-src", "key": "$2"},
@@ -72,7 +74,8 @@ tfvars() { # cluster name, key, weeks JSON, restore_backup_id JSON (null: no res
   "image": "$image",
   "weeks": $3,
   "restore_backup_id": $4,
-  "restore_target": "$image"
+  "restore_target": "$image",
+  "adopt_week": $5
 }
 JSON
 }
@@ -92,18 +95,18 @@ apply() {
 tf get >/dev/null
 
 say "Sunday: weekly full backup"
-tfvars source "$src_key" '{"2026-w48": []}' null
+tfvars source "$src_key" '{"2026-w48": []}' null null
 apply
 
 say "Monday: 8 MiB changed, daily incremental"
 write_at $((20 << 20)) $((4 << 20))
 write_at $((180 << 20)) $((4 << 20))
-tfvars source "$src_key" '{"2026-w48": ["mon"]}' null
+tfvars source "$src_key" '{"2026-w48": ["mon"]}' null null
 apply
 
 say "Tuesday: 1 MiB changed, daily incremental"
 write_at $((3 << 20)) $((1 << 20))
-tfvars source "$src_key" '{"2026-w48": ["mon", "tue"]}' null
+tfvars source "$src_key" '{"2026-w48": ["mon", "tue"]}' null null
 apply
 tf state list
 for r in 'module.week["2026-w48"].cephbackup_full.week' 'module.week["2026-w48"].cephbackup_incremental.mon[0]' 'module.week["2026-w48"].cephbackup_incremental.tue[0]'; do
@@ -122,8 +125,8 @@ write_at $((10 << 20)) $((2 << 20))
 write_at $((200 << 20)) 4096
 bad_sum=$(sha src "rbd/$image")
 
-say "Restore the newest point into the original volume (only the differences travel)"
-tfvars source "$src_key" '{"2026-w48": ["mon", "tue"]}' "\"$newest_id\""
+say "Restore Tuesday's point, pinned by its id, into the original volume (only the differences travel)"
+tfvars source "$src_key" '{"2026-w48": ["mon", "tue"]}' "\"$newest_id\"" null
 apply
 restored_sum=$(sha src "rbd/$image")
 restored_bytes=$(tf output -raw restored_bytes)
@@ -132,9 +135,28 @@ say "Disaster: the source cluster is lost; restore on a replacement cluster"
 "$harness" stop-daemons "$clusters" source
 "$harness" start "$clusters" replacement
 repl_key=$(user_key "$clusters/replacement/ceph.conf" demo-src rbd)
-tfvars replacement "$repl_key" '{"2026-w48": ["mon", "tue"]}' "\"$newest_id\""
+tfvars replacement "$repl_key" '{"2026-w48": ["mon", "tue"]}' "\"$newest_id\"" null
 apply
-dr_sum=$(rbd -c "$clusters/replacement/ceph.conf" export --no-progress "rbd/$image" - | sha256sum | cut -c1-16)
+repl() { rbd -c "$clusters/replacement/ceph.conf" "$@"; }
+dr_sum=$(sha repl "rbd/$image")
+
+say "Back the recovered volume up into the same backup pool: the new week's full adopts the backup image"
+tfvars replacement "$repl_key" '{"2026-w48": ["mon", "tue"], "2026-w49": []}' "\"$newest_id\"" '"2026-w49"'
+apply
+w49=$(tf state show -no-color 'module.week["2026-w49"].cephbackup_full.week' | sed -n 's/^ *snapshot *= *"\(.*\)"/\1/p')
+w49_point_sum=$(sha dst "backups/$image.backup.base@$w49")
+w49_volume_sum=$(sha repl "rbd/$image@$w49")
+old_point_after=$(sha dst "backups/$image.backup.base@$newest")
+
+say "Monday on the replacement cluster: 2 MiB changed, daily incremental"
+volume_conf=$clusters/replacement/ceph.conf
+write_at $((60 << 20)) $((2 << 20))
+tfvars replacement "$repl_key" '{"2026-w48": ["mon", "tue"], "2026-w49": ["mon"]}' "\"$newest_id\"" '"2026-w49"'
+apply
+for r in 'module.week["2026-w49"].cephbackup_full.week' 'module.week["2026-w49"].cephbackup_incremental.mon[0]'; do
+	printf '  %-58s transferred_bytes = %s\n' "$r" "$(tf state show -no-color "$r" | sed -n 's/^ *transferred_bytes *= *//p')"
+done
+tf output -no-color restore_points
 
 say "Checksums (sha256 of rbd export, first 16 hex digits)"
 printf '  %-44s %s\n' \
@@ -142,10 +164,14 @@ printf '  %-44s %s\n' \
 	"source volume at the last backup" "$good_sum" \
 	"source volume after the incident" "$bad_sum" \
 	"source volume after the restore" "$restored_sum" \
-	"replacement cluster after the DR restore" "$dr_sum"
+	"replacement cluster after the DR restore" "$dr_sum" \
+	"restore point of the adopting full" "$w49_point_sum" \
+	"recovered volume at that backup" "$w49_volume_sum" \
+	"Tuesday's restore point after the adoption" "$old_point_after"
 printf '  bytes sent by the in-place restore: %s (the volume is 256 MiB)\n' "$restored_bytes"
 
-if [[ $point_sum == "$good_sum" && $restored_sum == "$point_sum" && $dr_sum == "$point_sum" && $bad_sum != "$point_sum" ]]; then
+if [[ $point_sum == "$good_sum" && $restored_sum == "$point_sum" && $dr_sum == "$point_sum" && $bad_sum != "$point_sum" &&
+	$w49_point_sum == "$w49_volume_sum" && $old_point_after == "$point_sum" ]]; then
 	say "Demo OK: every restore is bit-for-bit the restore point"
 else
 	say "Demo FAILED: checksums differ"

@@ -25,6 +25,10 @@ type BackupRequest struct {
 	Verify bool
 	// DeletionProtection is recorded with the backup from the start.
 	DeletionProtection bool
+	// AdoptBackupImage lets a full backup take over a backup image that
+	// holds another source image's backups (the volume's lost original):
+	// see Engine.claimBackupImage. Ignored for an incremental.
+	AdoptBackupImage bool
 }
 
 // Kind is the kind of backup the request makes.
@@ -100,7 +104,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		return chain.Record{}, err
 	}
 	release = func() { unlock(); closeImage(dst) }
-	if err := claimBackupImage(dst, req.BackupPool, src); err != nil {
+	if err := e.claimBackupImage(ctx, dst, req.BackupPool, src, req.AdoptBackupImage && req.Kind() == chain.Full); err != nil {
 		return chain.Record{}, err
 	}
 	pts, err := points(dst)

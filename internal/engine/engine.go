@@ -245,16 +245,82 @@ func (e *Engine) ensureBackupImage(ctx context.Context, backupPool string, src c
 }
 
 // claimBackupImage makes sure img holds backups of src and nothing else, and
-// marks it as such when new. Must hold the lock.
-func claimBackupImage(img *rbd.Image, backupPool string, src chain.Source) error {
+// marks it as such when new. With adopt, an image marked for another source
+// is adopted for src when checkAdoption allows it. Must hold the lock.
+func (e *Engine) claimBackupImage(ctx context.Context, img *rbd.Image, backupPool string, src chain.Source, adopt bool) error {
 	unmarked, err := checkBackupImage(img, backupPool, src)
+	var other *OtherSourceError
+	if adopt && errors.As(err, &other) {
+		a, err := e.checkAdoption(ctx, img, backupPool, other.Owner, src)
+		if err != nil {
+			return err
+		}
+		a.At = e.now()
+		// Recorded before the mark changes: an interruption in between
+		// leaves the record of an adoption that the next run makes again.
+		if err := img.SetMetadata(chain.AdoptionKey(a.At), a.Encode()); err != nil {
+			return &cephconn.Error{What: "the adoption record on " + spec(backupPool, img.GetName()), Err: err}
+		}
+		if err := img.SetMetadata(chain.SourceKey, chain.EncodeSource(src)); err != nil {
+			return &cephconn.Error{What: "the source mark of " + spec(backupPool, img.GetName()), Err: err}
+		}
+		e.log().Info(ctx, "backup image adopted", map[string]any{
+			"backup_image": spec(backupPool, img.GetName()), "from": a.From.String(), "to": a.To.String(),
+			"restore_points_kept": a.Points, "newest_id": a.NewestID,
+		})
+		return nil
+	}
 	if err != nil || !unmarked {
 		return err
 	}
 	return img.SetMetadata(chain.SourceKey, chain.EncodeSource(src))
 }
 
-// checkBackupImage fails unless img holds backups of src only. unmarked
+// OtherSourceError says a backup image holds the backups of another source
+// image than the one being backed up.
+type OtherSourceError struct {
+	BackupImage string // pool/name
+	Owner, Src  chain.Source
+}
+
+func (e *OtherSourceError) Error() string {
+	return fmt.Sprintf("backup image %s holds backups of %s, not of %s. If %s/%s is that volume recovered after a disaster "+
+		"(restored onto a replacement cluster, or into another pool), set adopt_backup_image = true on a cephbackup_full of it: "+
+		"that full takes the backup image over, and the restore points already in it stay restorable. "+
+		"Otherwise, two source images with the same name cannot share a backup pool: take a new cephbackup_full of %s/%s into another backup_pool",
+		e.BackupImage, e.Owner, e.Src, e.Src.Pool, e.Src.Image, e.Src.Pool, e.Src.Image)
+}
+
+// checkAdoption says whether img, which holds backups of owner, may be
+// adopted for src, and returns the adoption to record. It may not while
+// owner still exists on this cluster (adopting would take the backup image
+// from a live volume), nor while the backup image holds what interrupted
+// runs left (see chain.Points.CheckAdoptable).
+func (e *Engine) checkAdoption(ctx context.Context, img *rbd.Image, backupPool string, owner, src chain.Source) (chain.Adoption, error) {
+	name := spec(backupPool, img.GetName())
+	if owner.FSID == src.FSID {
+		exists, err := e.ImageExists(ctx, owner.Pool, owner.Image)
+		switch {
+		case err != nil && !IsNotFound(err):
+			return chain.Adoption{}, fmt.Errorf("the backup image %s holds backups of %s, on this cluster, and whether that image still exists could not be read (%w): "+
+				"it is not adopted. Nothing was changed", name, owner, err)
+		case exists:
+			return chain.Adoption{}, fmt.Errorf("the backup image %s holds backups of %s, which still exists on this cluster: adopting it for %s would take it from a live volume, "+
+				"whose next backup would then be refused. Adoption is for a volume recovered after its source was lost. Nothing was changed. "+
+				"To back up both, take a new cephbackup_full of %s into another backup_pool", name, owner, src, spec(src.Pool, src.Image))
+		}
+	}
+	pts, err := points(img)
+	if err != nil {
+		return chain.Adoption{}, err
+	}
+	a, err := pts.CheckAdoptable(owner, name)
+	a.To = src
+	return a, err
+}
+
+// checkBackupImage fails unless img holds backups of src only (an
+// *OtherSourceError when it holds another source image's). unmarked
 // reports an image without the cephbackup mark that is empty (one that a
 // backup created but was stopped before marking), which may be claimed.
 func checkBackupImage(img *rbd.Image, backupPool string, src chain.Source) (unmarked bool, err error) {
@@ -279,8 +345,7 @@ func checkBackupImage(img *rbd.Image, backupPool string, src chain.Source) (unma
 		return false, err
 	}
 	if owner != src {
-		return false, fmt.Errorf("backup image %s holds backups of %s, not of %s: two source images with the same name "+
-			"cannot share a backup pool. Use another backup_pool for one of them", spec(backupPool, img.GetName()), owner, src)
+		return false, &OtherSourceError{BackupImage: spec(backupPool, img.GetName()), Owner: owner, Src: src}
 	}
 	return false, nil
 }

@@ -114,46 +114,58 @@ func (e *FieldError) Error() string { return e.Err.Error() }
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // CheckBackupInputs verifies, before any change, that the source pool and
-// image and the backup pool exist. Failures to reach a cluster are returned
-// as they are.
-func (e *Engine) CheckBackupInputs(ctx context.Context, pool, image, backupPool string) error {
+// image and the backup pool exist, and that an existing backup image holds
+// backups of this image. With adopt, a backup image of another source image
+// that may be adopted is no error: the adoption the backup will make is
+// returned. Failures to reach a cluster are returned as they are.
+func (e *Engine) CheckBackupInputs(ctx context.Context, pool, image, backupPool string, adopt bool) (*chain.Adoption, error) {
 	if _, err := e.SourceCluster.IOContext(ctx, pool); err != nil {
 		if IsNotFound(err) {
-			return &FieldError{Field: "pool", Err: err}
+			return nil, &FieldError{Field: "pool", Err: err}
 		}
-		return err
+		return nil, err
 	}
 	exists, err := e.ImageExists(ctx, pool, image)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !exists {
-		return &FieldError{Field: "image", Err: &cephconn.Error{What: fmt.Sprintf("image %s on %s", spec(pool, image), e.SourceCluster.Name()), Err: rbd.ErrNotFound}}
+		return nil, &FieldError{Field: "image", Err: &cephconn.Error{What: fmt.Sprintf("image %s on %s", spec(pool, image), e.SourceCluster.Name()), Err: rbd.ErrNotFound}}
 	}
 	if _, err := e.BackupCluster.IOContext(ctx, backupPool); err != nil {
 		if IsNotFound(err) {
-			return &FieldError{Field: "backup_pool", Err: err}
+			return nil, &FieldError{Field: "backup_pool", Err: err}
 		}
-		return err
+		return nil, err
 	}
 	// What a backup checks under the lock, checked now: an existing backup
 	// image must hold backups of this image and nothing else.
 	dst, err := openImage(ctx, e.BackupCluster, backupPool, chain.BackupImageName(image), "", true)
 	if IsNotFound(err) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer closeImage(dst)
 	fsid, err := e.SourceCluster.FSID(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := checkBackupImage(dst, backupPool, chain.Source{FSID: fsid, Pool: pool, Image: image}); err != nil {
-		return &FieldError{Field: "backup_pool", Err: err}
+	src := chain.Source{FSID: fsid, Pool: pool, Image: image}
+	_, err = checkBackupImage(dst, backupPool, src)
+	var other *OtherSourceError
+	if adopt && errors.As(err, &other) {
+		a, err := e.checkAdoption(ctx, dst, backupPool, other.Owner, src)
+		if err != nil {
+			return nil, &FieldError{Field: "adopt_backup_image", Err: err}
+		}
+		return &a, nil
 	}
-	return nil
+	if err != nil {
+		return nil, &FieldError{Field: "backup_pool", Err: err}
+	}
+	return nil, nil
 }
 
 // IncrementalBase is the snapshot the next incremental of pool/image would

@@ -214,6 +214,11 @@ func (e *Engine) ConfirmBackup(ctx context.Context, backupPool string, rec chain
 			newest = r
 		}
 	}
-	e.pruneSourceSnapshots(ctx, dst, rec.Source(), newest.Snapshot)
+	// Only on the cluster the backup was taken of: after a disaster (and an
+	// adoption) the provider's cluster is another one, where pool/image is
+	// another volume whose snapshots are none of these records' business.
+	if fsid, err := e.SourceCluster.FSID(ctx); err == nil && fsid == rec.SourceFSID {
+		e.pruneSourceSnapshots(ctx, dst, rec.Source(), newest.Snapshot)
+	}
 	return rec, nil
 }

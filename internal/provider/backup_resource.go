@@ -75,9 +75,19 @@ type backupModel struct {
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
+// incrementalModel is the working model of both resources: a full backup
+// fills only its backupModel and AdoptBackupImage (see fullModel).
 type incrementalModel struct {
 	backupModel
-	ParentID types.String `tfsdk:"parent_id"`
+	ParentID         types.String `tfsdk:"parent_id"`
+	AdoptBackupImage types.Bool   `tfsdk:"-"`
+}
+
+// fullModel is cephbackup_full's state: the common part and
+// adopt_backup_image, which only a full backup has.
+type fullModel struct {
+	backupModel
+	AdoptBackupImage types.Bool `tfsdk:"adopt_backup_image"`
 }
 
 func (r *backupResource) typeName() string { return "cephbackup_" + string(r.kind) }
@@ -136,7 +146,19 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 	}
 	desc := "A full backup of an RBD image: the whole image, as of a new snapshot, copied into the backup image and " +
 		"kept there as a snapshot (the restore point). A changed `pool`, `image` or `backup_pool` forces a new backup; " +
-		"`verify`, `deletion_protection` and `timeouts` change in place."
+		"`verify`, `deletion_protection`, `adopt_backup_image` and `timeouts` change in place."
+	if r.kind == chain.Full {
+		attrs["adopt_backup_image"] = optionalBool("After a disaster, take over the backup image `<image>.backup.base` in `backup_pool` when it holds the backups of " +
+			"another source image: this volume's lost original (same image name, on the lost cluster or in another pool), restored onto `cluster`. " +
+			"Without it, such a backup is refused at plan time (a backup image holds the backups of one source image). " +
+			"The adoption is made when this backup is created, under the backup image's lock, and only when the backup image's newest restore point is safe to continue from: " +
+			"every record on it is a complete restore point, so no backup or deletion of the old source stopped half-way (the refusal says how to finish them). " +
+			"The restore points already there are kept, with their records, which name the old source; they stay restorable (with the old `pool` and `image`). " +
+			"The adoption is recorded on the backup cluster (image metadata `cephbackup.adoption.<time>`), and backups of the old source into that image are refused from then on. " +
+			"Refused when the old source image still exists on `cluster`. The plan warns what it will adopt. " +
+			"This backup copies the whole volume into the backup image; incrementals continue from it. " +
+			"On an existing backup it changes in place and does nothing.")
+	}
 	if r.kind == chain.Incremental {
 		attrs["parent_id"] = schema.StringAttribute{Required: true,
 			MarkdownDescription: "Id of the backup this one continues: a `cephbackup_full` or another `cephbackup_incremental` of the same image. " +
@@ -214,12 +236,20 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 	if resp.Diagnostics.HasError() || plan.Image.IsUnknown() || plan.BackupPool.IsUnknown() || plan.Pool.IsUnknown() {
 		return
 	}
-	err := r.engine.CheckBackupInputs(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
+	adoption, err := r.engine.CheckBackupInputs(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString(),
+		r.kind == chain.Full && plan.AdoptBackupImage.ValueBool())
 	var missing *engine.FieldError
+	var other *engine.OtherSourceError
 	switch {
 	case errors.As(err, &missing) && engine.IsNotFound(missing.Err):
 		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Not found on the cluster",
 			missing.Error()+". Check the name and which cluster it is on (pool and image: cluster; backup_pool: backup_cluster).")
+		return
+	case errors.As(err, &missing) && missing.Field == "adopt_backup_image":
+		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Cannot adopt the backup image", missing.Error()+".")
+		return
+	case errors.As(err, &other):
+		resp.Diagnostics.AddAttributeError(path.Root("backup_pool"), "Backup image holds another source image's backups", other.Error()+".")
 		return
 	case errors.As(err, &missing):
 		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Cannot back up into this pool", missing.Error()+".")
@@ -227,6 +257,10 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 	case err != nil:
 		resp.Diagnostics.AddError("Cannot plan the backup", err.Error())
 		return
+	}
+	if adoption != nil {
+		resp.Diagnostics.AddAttributeWarning(path.Root("adopt_backup_image"), "Backup image will be adopted",
+			adoption.Describe(plan.BackupPool.ValueString()+"/"+chain.BackupImageName(plan.Image.ValueString())))
 	}
 	leftovers, err := r.engine.Leftovers(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
 	if err != nil {
@@ -250,6 +284,7 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 	case parent.Pool != plan.Pool.ValueString():
 		resp.Diagnostics.AddAttributeError(path.Root("parent_id"), "Parent backup is of another image",
 			fmt.Sprintf("Backup %s was taken of %s/%s, not of %s/%s.", parent.ID, parent.Pool, parent.Image, plan.Pool.ValueString(), plan.Image.ValueString()))
+	case r.parentOnAnotherCluster(ctx, parent, &resp.Diagnostics):
 	default:
 		base, err := r.engine.IncrementalBase(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
 		switch {
@@ -263,6 +298,22 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 					"Its parent stays %s for the deletion order.", plan.Pool.ValueString(), plan.Image.ValueString(), parent.ID))
 		}
 	}
+}
+
+// parentOnAnotherCluster reports, with an error diagnostic, a parent taken on
+// another cluster than the provider's `cluster`: after a disaster, the
+// chains of the lost cluster cannot be continued on the replacement.
+func (r *backupResource) parentOnAnotherCluster(ctx context.Context, parent chain.Record, diags *diag.Diagnostics) bool {
+	fsid, err := r.engine.SourceCluster.FSID(ctx)
+	if err != nil || fsid == parent.SourceFSID {
+		return false // an unreachable cluster is reported by the apply
+	}
+	diags.AddAttributeError(path.Root("parent_id"), "Parent backup is of another cluster",
+		fmt.Sprintf("Backup %s was taken of %s/%s on the cluster with fsid %s, and the provider's cluster is %s: an incremental continues a chain "+
+			"of the same volume on the same cluster, whose snapshot it diffs from. After a disaster, start a new chain on the replacement cluster "+
+			"with a cephbackup_full (with adopt_backup_image = true, into the same backup_pool); the old chains stay restorable.",
+			parent.ID, parent.Pool, parent.Image, parent.SourceFSID, fsid))
+	return true
 }
 
 // planUpdate plans a change to an existing backup: a replacement when
@@ -323,6 +374,7 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 		Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
 		BackupPool: plan.BackupPool.ValueString(), ParentID: plan.ParentID.ValueString(),
 		Verify: plan.Verify.ValueBool(), DeletionProtection: plan.DeletionProtection.ValueBool(),
+		AdoptBackupImage: r.kind == chain.Full && plan.AdoptBackupImage.ValueBool(),
 	}
 	rec, err := r.engine.Backup(ctx, breq, func(started chain.Record) {
 		// Saved with the error below if the transfer fails: Terraform then
@@ -420,7 +472,7 @@ func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest,
 					id, state.Pool.ValueString(), image, newParent, oldParent, state.Snapshot.ValueString(), newParent))
 		}
 	}
-	state.Timeouts = plan.Timeouts
+	state.Timeouts, state.AdoptBackupImage = plan.Timeouts, plan.AdoptBackupImage
 	if plan.Verify.ValueBool() && !state.Verify.ValueBool() {
 		save() // what is recorded so far, should the verification fail
 		v, err := r.engine.VerifyBackup(ctx, backupPool, image, id)
@@ -512,16 +564,23 @@ func (m *incrementalModel) fromRecord(rec chain.Record, backupPool string) {
 	if m.Verify.IsNull() || m.Verify.IsUnknown() {
 		m.Verify = types.BoolValue(false) // imported: the default
 	}
+	if m.AdoptBackupImage.IsNull() || m.AdoptBackupImage.IsUnknown() {
+		m.AdoptBackupImage = types.BoolValue(false)
+	}
 	if rec.ParentID != "" {
 		m.ParentID = types.StringValue(rec.ParentID)
 	}
 }
 
 // getInto reads a plan or state into m; a full backup's schema has no
-// parent_id, so it fills only the embedded part.
+// parent_id and an incremental's no adopt_backup_image, so each fills its
+// part (fullModel for a full).
 func getInto(ctx context.Context, get func(context.Context, any) diag.Diagnostics, kind chain.Kind, m *incrementalModel) diag.Diagnostics {
 	if kind == chain.Full {
-		return get(ctx, &m.backupModel)
+		var f fullModel
+		diags := get(ctx, &f)
+		m.backupModel, m.AdoptBackupImage = f.backupModel, f.AdoptBackupImage
+		return diags
 	}
 	return get(ctx, m)
 }
@@ -529,7 +588,7 @@ func getInto(ctx context.Context, get func(context.Context, any) diag.Diagnostic
 // setFrom is getInto's counterpart for writing state.
 func setFrom(ctx context.Context, set func(context.Context, any) diag.Diagnostics, kind chain.Kind, m *incrementalModel) diag.Diagnostics {
 	if kind == chain.Full {
-		return set(ctx, &m.backupModel)
+		return set(ctx, &fullModel{backupModel: m.backupModel, AdoptBackupImage: m.AdoptBackupImage})
 	}
 	return set(ctx, m)
 }

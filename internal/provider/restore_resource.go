@@ -3,9 +3,11 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
@@ -35,6 +37,7 @@ type restoreModel struct {
 	Size                  types.Int64    `tfsdk:"size"`
 	RestoredBytes         types.Int64    `tfsdk:"restored_bytes"`
 	RestoredAt            types.String   `tfsdk:"restored_at"`
+	OverwriteOnReplace    types.Bool     `tfsdk:"overwrite_on_replace"`
 	SHA256                types.String   `tfsdk:"sha256"`
 	TargetCreated         types.Bool     `tfsdk:"target_created"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
@@ -71,7 +74,12 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"restored_bytes": computedInt64("Bytes of data written to the target (zeroed ranges not counted)."),
 			"restored_at":    computedString("When the restore finished (RFC 3339)."),
 			"verify":         optionalBool(restoreArgDocs["verify"] + " Changing it later does not restore again."),
-			"sha256":         computedString("sha256 of the restored image, when verified; null otherwise."),
+			"overwrite_on_replace": optionalBool("Allow a replacement of this restore to overwrite an existing image. A restore is a one-off: " +
+				"when `backup_id` (or another attribute that forces a replacement) changes while `force = true` and the target image exists, " +
+				"the replacement would overwrite that image, typically the live volume, again with another restore point, so the plan fails. " +
+				"Set it to `true` for the apply that is meant to restore again, or pin `backup_id`, or remove the resource (a `removed` block keeps the image). " +
+				"Changes in place; changing it does not restore again."),
+			"sha256": computedString("sha256 of the restored image, when verified; null otherwise."),
 		},
 		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true})},
 	}
@@ -81,16 +89,87 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 }
 
 func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	// Only a new restore is checked: an existing one is never restored again.
-	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() {
+	if req.Plan.Raw.IsNull() || r.engine == nil {
 		return
 	}
+	if !req.State.Raw.IsNull() {
+		r.planReplacement(ctx, req, resp)
+		return
+	}
+	// A new restore is checked against both clusters at plan time, so that
+	// a wrong id or an existing target fails the plan, not the apply.
 	var plan restoreModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	checkRestore(ctx, r.engine, plan.restoreArgs, &resp.Diagnostics)
+}
+
+// replacingAttributes are the attributes whose change replaces a restore
+// (they have RequiresReplace): a replacement restores again.
+var replacingAttributes = []string{"backup_id", "pool", "image", "backup_pool", "target_pool", "target_image"}
+
+// planReplacement fails a plan that would replace this restore and, in
+// doing so, overwrite an existing image (force = true) with a restore point
+// again, unless overwrite_on_replace says that is meant. A restore is a
+// one-off: a backup_id that follows "the newest restore point" changes with
+// every backup, and each replacement would roll the live volume back to the
+// point just taken.
+func (r *restoreResource) planReplacement(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var plan, state restoreModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var changed []string
+	for _, name := range replacingAttributes {
+		var p, s types.String
+		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root(name), &p)...)
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root(name), &s)...)
+		if !p.Equal(s) {
+			changed = append(changed, name)
+		}
+	}
+	if resp.Diagnostics.HasError() || len(changed) == 0 {
+		return
+	}
+	if plan.OverwriteOnReplace.ValueBool() || (!plan.Force.IsUnknown() && !plan.Force.ValueBool()) {
+		// Without force, the new restore refuses an existing target itself
+		// (checked when Terraform plans the create).
+		return
+	}
+	newID := plan.BackupID.ValueString()
+	if plan.BackupID.IsUnknown() {
+		newID = "a restore point known only after apply (for example the newest one, read from a data source during the apply)"
+	}
+	what := fmt.Sprintf("This plan replaces cephbackup_restore %s (changed: %s): the replacement restores %s", state.ID.ValueString(),
+		strings.Join(changed, ", "), newID)
+	const summary = "Replacing this restore would overwrite an image again"
+	const todo = "A restore is a one-off operation: pin backup_id to the restore point chosen for the incident (a literal id, or a variable set for it) " +
+		"instead of an expression that follows the newest restore point. If restoring again is really meant, set overwrite_on_replace = true " +
+		"for this apply. If the restore is done, take the resource out of the configuration: a `removed` block with `lifecycle { destroy = false }` " +
+		"(Terraform >= 1.7) forgets it without touching anything; deleting the block destroys it, which keeps the image unless " +
+		"delete_target_on_destroy = true and this restore created it."
+	if plan.TargetPool.IsUnknown() || plan.TargetImage.IsUnknown() {
+		resp.Diagnostics.AddError(summary, what+" into a target that is not known until apply, with force = true: it may overwrite an existing image, "+
+			"which is refused unless overwrite_on_replace = true. Nothing was changed.\n\n"+todo)
+		return
+	}
+	target := plan.target()
+	exists, err := r.engine.ImageExists(ctx, plan.TargetPool.ValueString(), plan.TargetImage.ValueString())
+	switch {
+	case err != nil && engine.IsNotFound(err):
+		return // the target pool is missing: the create plan says so
+	case err != nil:
+		resp.Diagnostics.AddError("Cannot check the restore target", fmt.Sprintf("%s into %s, with force = true. Whether that image exists "+
+			"could not be read (%v), so the replacement is refused unless overwrite_on_replace = true. Nothing was changed.\n\n%s", what, target, err, todo))
+	case exists:
+		resp.Diagnostics.AddAttributeError(path.Root(changed[0]), summary, fmt.Sprintf("%s into %s with force = true: it would overwrite the existing image %s "+
+			"with another restore point, and whatever was written to it since (it may be in use again) would be lost. "+
+			"Nothing was changed.\n\n%s", what, target, target, todo))
+	}
 }
 
 func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -140,7 +219,8 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 }
 
 func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	// Only force, delete_target_on_destroy and timeouts change in place: they
+	// Only force, delete_target_on_destroy, verify, overwrite_on_replace and
+	// timeouts change in place: they
 	// steer behaviour, they do not describe the restored data.
 	var plan, state restoreModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -149,6 +229,7 @@ func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	state.Force, state.DeleteTargetOnDestroy, state.Verify, state.Timeouts = plan.Force, plan.DeleteTargetOnDestroy, plan.Verify, plan.Timeouts
+	state.OverwriteOnReplace = plan.OverwriteOnReplace
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 

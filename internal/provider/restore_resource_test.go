@@ -282,3 +282,81 @@ func TestAccRestore_badInputFailsAtPlan(t *testing.T) {
 		})
 	}
 }
+
+// A restore is a one-off: when its backup_id changes (the next daily backup
+// moved "the newest restore point"), replacing it would overwrite the live
+// volume again. That fails the plan unless overwrite_on_replace says so.
+func TestAccRestore_replacementOverwritingAnImageNeedsOverwriteOnReplace(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("again")
+	e.src.CreateImage(t, srcPool, img, 16<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 6<<20, 1)
+	backups := e.providerBlock() + fullConfig("w", img) + incrementalConfig("d1", "cephbackup_full.w.id", img)
+	restoreTo := func(ref, extra string) string {
+		return backups + restoreConfig("vol", ref, img, img, "force = true\n  "+extra)
+	}
+	newest := func(backups, dependsOn string) string {
+		return backups + fmt.Sprintf(`
+data "cephbackup_restore_points" "vol" {
+  pool        = %q
+  image       = %q
+  backup_pool = %q
+  depends_on  = [%s]
+}
+`, srcPool, img, backupPool, dependsOn) + restoreConfig("vol", "data.cephbackup_restore_points.vol.restore_points[length(data.cephbackup_restore_points.vol.restore_points) - 1].id", img, img, "force = true")
+	}
+	var full, daily string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{Config: fullConfig("w", img) + e.providerBlock(), Check: e.checkRestorePointExact(t, "cephbackup_full.w", img, &full)},
+			{
+				PreConfig: func() { e.src.WriteRandom(t, srcPool, img, 2<<20, 2<<20, 2) },
+				Config:    backups, Check: e.checkRestorePointExact(t, "cephbackup_incremental.d1", img, &daily),
+			},
+			{
+				// The incident: the live volume is overwritten with the full's point.
+				Config: restoreTo("cephbackup_full.w.id", ""),
+				Check:  checkImageSum(t, e.src, img, &full),
+			},
+			{
+				// backup_id moves: the replacement would overwrite it again.
+				Config:      restoreTo("cephbackup_incremental.d1.id", ""),
+				PlanOnly:    true,
+				ExpectError: wrapped("would overwrite the existing image rbd/" + img),
+			},
+			{
+				// The plan failed before anything happened: the volume is as the
+				// first restore left it. Saying so explicitly restores again.
+				PreConfig: func() {
+					if got := e.src.ExportSHA256(t, srcPool+"/"+img); !sameSum(got, full) {
+						t.Fatalf("the refused plan changed %s: sha256 %s, want %s", img, got, full)
+					}
+				},
+				Config: restoreTo("cephbackup_incremental.d1.id", "overwrite_on_replace = true"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkImageSum(t, e.src, img, &daily),
+					resource.TestCheckResourceAttrPair("cephbackup_restore.vol", "backup_id", "cephbackup_incremental.d1", "id"),
+				),
+			},
+			{
+				// What the examples used to teach: backup_id follows the newest
+				// restore point. Today that is d1, so nothing is restored again.
+				Config: newest(backups, "cephbackup_incremental.d1"),
+				Check:  checkImageSum(t, e.src, img, &daily),
+			},
+			{
+				// The next daily backup moves the newest point: the data source
+				// is read during that apply, so the id is unknown at plan.
+				Config:      newest(backups+incrementalConfig("d2", "cephbackup_incremental.d1.id", img), "cephbackup_incremental.d2"),
+				PlanOnly:    true,
+				ExpectError: wrapped("known only after apply"),
+			},
+			{
+				Config: backups,
+				Check:  checkImageSum(t, e.src, img, &daily),
+			},
+		},
+	})
+}

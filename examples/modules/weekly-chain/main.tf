@@ -20,6 +20,11 @@ variable "protect" {
   default     = false
   description = "deletion_protection for every backup of the week: while true, no plan can delete them."
 }
+variable "adopt" {
+  type        = bool
+  default     = false
+  description = "adopt_backup_image for the week's full: after a disaster, the first week on the replacement cluster adopts the backup image."
+}
 
 locals {
   # A day is backed up once it appears in var.days; each one's parent is the day before.
@@ -32,6 +37,7 @@ resource "cephbackup_full" "week" {
   backup_pool = var.backup_pool
 
   deletion_protection = var.protect
+  adopt_backup_image  = var.adopt
 }
 
 resource "cephbackup_incremental" "mon" {
