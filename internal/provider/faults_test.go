@@ -313,7 +313,14 @@ func (e *accEnv) waitForSnapshot(image string, done <-chan struct{}) bool {
 }
 
 func TestAccFaults_backupOSDPausedFailsWithinTimeout(t *testing.T) {
-	e := newAccEnv(t)
+	// A backup cluster of its own: the other tests, this package's and the
+	// engine's running beside it, share the suite's clusters, whose OSD a
+	// SIGSTOP would stall too.
+	shared := newAccEnv(t)
+	paused := testcluster.Start(t, "paused-backup")
+	paused.CreatePool(t, backupPool)
+	e := &accEnv{src: shared.src, srcKey: shared.srcKey, dst: paused,
+		dstKey: paused.CreateUser(t, dstUser, "mon", monCaps, "osd", "profile rbd pool="+backupPool)}
 	img := uniqueImage("pause")
 	const size = 256 << 20
 	e.src.CreateImage(t, srcPool, img, size)
