@@ -191,7 +191,8 @@ func TestAccBackup_adoptionRefusedWhileTheOldSourceExists(t *testing.T) {
 	e := newAccEnv(t)
 	ctx := context.Background()
 	img := uniqueImage("adopt-live")
-	const otherPool = "rbd-skipdiscard" // a second pool on the source cluster
+	const otherPool = "rbd-moved" // a second pool on the source cluster
+	e.src.CreatePool(t, otherPool)
 	for i, pool := range []string{srcPool, otherPool} {
 		e.src.CreateImage(t, pool, img, 8<<20)
 		e.src.WriteRandom(t, pool, img, 0, 2<<20, int64(i+1))
