@@ -159,8 +159,10 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		}
 		return rec, err
 	}
-	e.pruneSourceSnapshots(ctx, dst, src, rec.Snapshot)
+	// One read of the records serves both: pruning removes source
+	// snapshots only, never records.
 	if pts, err := points(dst); err == nil {
+		e.pruneSourceSnapshots(ctx, pts, src, rec.Snapshot)
 		e.cleanAbandoned(ctx, dst, pts, src, "")
 	}
 	e.step(ctx, "backup", "source snapshots pruned", rec.ID)
@@ -185,12 +187,9 @@ func (e *Engine) onSource(ctx context.Context, pool, image string, f func(*rbd.I
 }
 
 // pruneSourceSnapshots removes the source snapshots that no incremental will
-// need any more: all of src's backups' but keep, the newest.
-func (e *Engine) pruneSourceSnapshots(ctx context.Context, dst *rbd.Image, src chain.Source, keep string) {
-	pts, err := points(dst)
-	if err != nil {
-		return
-	}
+// need any more: all of src's backups' (as pts records them) but keep, the
+// newest.
+func (e *Engine) pruneSourceSnapshots(ctx context.Context, pts chain.Points, src chain.Source, keep string) {
 	_ = e.onSource(ctx, src.Pool, src.Image, func(img *rbd.Image) error {
 		srcSnaps, err := snapshots(img)
 		if err != nil {

@@ -218,7 +218,7 @@ func (e *Engine) ConfirmBackup(ctx context.Context, backupPool string, rec chain
 	// adoption) the provider's cluster is another one, where pool/image is
 	// another volume whose snapshots are none of these records' business.
 	if fsid, err := e.SourceCluster.FSID(ctx); err == nil && fsid == rec.SourceFSID {
-		e.pruneSourceSnapshots(ctx, dst, rec.Source(), newest.Snapshot)
+		e.pruneSourceSnapshots(ctx, pts, rec.Source(), newest.Snapshot)
 	}
 	return rec, nil
 }

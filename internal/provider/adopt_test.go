@@ -42,12 +42,7 @@ func TestAccRestore_disasterRecoveryAdoptsTheBackupImage(t *testing.T) {
 	lost.CreateImage(t, srcPool, img, 16<<20)
 	lost.WriteRandom(t, srcPool, img, 0, 6<<20, 1)
 
-	onLost := fmt.Sprintf(`
-provider "cephbackup" {
-  cluster        = { mon_host = %q, user = %q, key = %q, timeout = "5s" }
-  backup_cluster = { mon_host = %q, user = %q, key = %q }
-}
-`, lost.MonHost, srcUser, lostKey, e.dst.MonHost, dstUser, e.dstKey)
+	onLost := e.lostSourceProviderBlock(lost, lostKey)
 	onReplacement := e.providerBlock() // e.src plays the replacement cluster
 	week1 := fullConfig("w1", img) + incrementalConfig("d1", "cephbackup_full.w1.id", img)
 

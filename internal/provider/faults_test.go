@@ -378,12 +378,7 @@ func TestAccFaults_sourceMonitorStopped(t *testing.T) {
 	img := uniqueImage("monstop")
 	lost.CreateImage(t, srcPool, img, 8<<20)
 	lost.WriteRandom(t, srcPool, img, 0, 4<<20, 1)
-	provider := fmt.Sprintf(`
-provider "cephbackup" {
-  cluster        = { mon_host = %q, user = %q, key = %q, timeout = "5s" }
-  backup_cluster = { mon_host = %q, user = %q, key = %q }
-}
-`, lost.MonHost, srcUser, key, e.dst.MonHost, dstUser, e.dstKey)
+	provider := e.lostSourceProviderBlock(lost, key)
 	w := newWorkspace(t)
 	w.write(provider + fullConfig("w", img))
 	w.mustApply()

@@ -95,6 +95,18 @@ provider "cephbackup" {
 `, e.src.MonHost, srcUser, e.srcKey, e.dst.MonHost, dstUser, e.dstKey)
 }
 
+// lostSourceProviderBlock configures the provider with src, a cluster of a
+// test's own that it will stop, as cluster (as srcUser with key, and a 5 s
+// timeout so its loss fails fast), and the suite's backup cluster.
+func (e *accEnv) lostSourceProviderBlock(src *testcluster.Cluster, key string) string {
+	return fmt.Sprintf(`
+provider "cephbackup" {
+  cluster        = { mon_host = %q, user = %q, key = %q, timeout = "5s" }
+  backup_cluster = { mon_host = %q, user = %q, key = %q }
+}
+`, src.MonHost, srcUser, key, e.dst.MonHost, dstUser, e.dstKey)
+}
+
 // uniqueImage returns an image name no other test uses.
 func uniqueImage(prefix string) string {
 	return prefix + "-" + strings.ReplaceAll(chain.NewID()[:8], "-", "")
