@@ -3,7 +3,9 @@ module github.com/cephbackup/terraform-provider-cephbackup
 go 1.26.8
 
 require (
-	github.com/ceph/go-ceph v0.41.0
+	// v0.40.0 is the last go-ceph release whose CI tests Ceph Pacific (16), the
+	// oldest release the README claims; v0.41 dropped Pacific from its test matrix.
+	github.com/ceph/go-ceph v0.40.0
 	github.com/google/uuid v1.6.0
 	github.com/hashicorp/terraform-plugin-framework v1.19.0
 	github.com/hashicorp/terraform-plugin-framework-timeouts v0.7.0

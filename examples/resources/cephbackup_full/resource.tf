@@ -4,7 +4,8 @@ resource "cephbackup_full" "weekly" {
   image       = "volume-1234"
   backup_pool = "backups"
 
+  # A 20 TiB volume over a slow link may take longer than the 6 h default.
   timeouts {
-    create = "2h"
+    create = "12h"
   }
 }
