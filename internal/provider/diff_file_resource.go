@@ -2,13 +2,13 @@ package provider
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -18,10 +18,16 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/difffile"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 )
 
-var _ resource.ResourceWithConfigure = &diffFileResource{}
+var (
+	_ resource.ResourceWithConfigure   = &diffFileResource{}
+	_ resource.ResourceWithModifyPlan  = &diffFileResource{}
+	_ resource.ResourceWithImportState = &diffFileResource{}
+)
 
 // NewDiffFileResource is cephbackup_diff_file.
 func NewDiffFileResource() resource.Resource { return &diffFileResource{} }
@@ -93,9 +99,20 @@ func (r *diffFileResource) Create(ctx context.Context, req resource.CreateReques
 	defer cancel()
 
 	file := plan.Path.ValueString()
-	res, size, sum, err := r.write(ctx, file, engine.ExportRequest{
-		BackupID: plan.BackupID.ValueString(), FromID: plan.FromBackupID.ValueString(),
-		Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(), BackupPool: plan.BackupPool.ValueString(),
+	export := exportRequest(plan)
+	to, from, err := r.snapshots(ctx, export)
+	if err == nil {
+		// Checked again here: the plan may have been made before the file appeared.
+		err = difffile.CheckOverwrite(file, to, from)
+	}
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("path"), "Cannot write the diff file", err.Error())
+		return
+	}
+	var res engine.ExportResult
+	size, sum, err := difffile.Write(file, func(w io.Writer) error {
+		res, err = r.engine.ExportDiff(ctx, export, w)
+		return err
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("path"), "Cannot write the diff file", err.Error())
@@ -108,40 +125,133 @@ func (r *diffFileResource) Create(ctx context.Context, req resource.CreateReques
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// write exports into a temporary file beside path and renames it into place.
-func (r *diffFileResource) write(ctx context.Context, path string, req engine.ExportRequest) (engine.ExportResult, int64, string, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
-	if err != nil {
-		return engine.ExportResult{}, 0, "", err
+func exportRequest(m diffFileModel) engine.ExportRequest {
+	return engine.ExportRequest{
+		BackupID: m.BackupID.ValueString(), FromID: m.FromBackupID.ValueString(),
+		Pool: m.Pool.ValueString(), Image: m.Image.ValueString(), BackupPool: m.BackupPool.ValueString(),
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	h := sha256.New()
-	counter := &countingWriter{w: io.MultiWriter(tmp, h)}
-	res, err := r.engine.ExportDiff(ctx, req, counter)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return res, 0, "", err
-	}
-	return res, counter.n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-type countingWriter struct {
-	w io.Writer
-	n int64
+// snapshots returns the restore points' snapshot names a file of req starts
+// from and ends at (from is "" for a whole restore point), checking that both
+// are restore points of the image and that from is the older.
+func (r *diffFileResource) snapshots(ctx context.Context, req engine.ExportRequest) (to, from string, err error) {
+	rec, err := r.engine.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID)
+	if errors.Is(err, engine.ErrGone) {
+		return "", "", fmt.Errorf("backup %s is not a restore point of %s/%s in pool %s", req.BackupID, req.Pool, req.Image, req.BackupPool)
+	}
+	if err != nil || req.FromID == "" {
+		return rec.Snapshot, "", err
+	}
+	older, err := r.engine.GetBackup(ctx, req.BackupPool, req.Image, req.FromID)
+	if errors.Is(err, engine.ErrGone) {
+		return "", "", fmt.Errorf("from_backup_id %s is not a restore point of %s/%s in pool %s", req.FromID, req.Pool, req.Image, req.BackupPool)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if !older.CreatedAt.Before(rec.CreatedAt) {
+		return "", "", fmt.Errorf("from_backup_id %s is not older than backup %s: a diff goes from an older restore point to a newer one", req.FromID, req.BackupID)
+	}
+	return rec.Snapshot, older.Snapshot, nil
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+// ModifyPlan checks, before anything is written, what a create or replace
+// would otherwise find out during the apply: that the restore points exist,
+// the directory exists, and no file of somebody else's is at path.
+func (r *diffFileResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.engine == nil {
+		return
+	}
+	if !req.State.Raw.IsNull() && len(resp.RequiresReplace) == 0 {
+		return // only timeouts change in place: nothing is written
+	}
+	var plan, state diffFileModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() || plan.Path.IsUnknown() {
+		return
+	}
+	file := plan.Path.ValueString()
+	if st, err := os.Stat(filepath.Dir(file)); err != nil || !st.IsDir() {
+		resp.Diagnostics.AddAttributeError(path.Root("path"), "Directory of the diff file does not exist",
+			fmt.Sprintf("%s is not a directory on the machine running Terraform; the provider does not create directories. Create it, or choose another path.", filepath.Dir(file)))
+		return
+	}
+	for _, v := range []types.String{plan.BackupID, plan.FromBackupID, plan.Pool, plan.Image, plan.BackupPool} {
+		if v.IsUnknown() {
+			return // checked again at apply, before anything is written
+		}
+	}
+	to, from, err := r.snapshots(ctx, exportRequest(plan))
+	if err != nil {
+		attr := "backup_id"
+		if strings.HasPrefix(err.Error(), "from_backup_id") {
+			attr = "from_backup_id"
+		}
+		resp.Diagnostics.AddAttributeError(path.Root(attr), "Cannot write this restore point to a file", err.Error())
+		return
+	}
+	if state.Path.ValueString() == file {
+		return // the file this resource wrote, replaced: destroy removes it first
+	}
+	if err := difffile.CheckOverwrite(file, to, from); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("path"), "Refusing to overwrite a file", err.Error())
+	}
+}
+
+// ImportState takes <backup_pool>:<path>: the file names its restore points,
+// the backup cluster says the rest.
+func (r *diffFileResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	backupPool, file, ok := strings.Cut(req.ID, ":")
+	if !ok || backupPool == "" || !filepath.IsAbs(file) {
+		resp.Diagnostics.AddError("Invalid import id",
+			fmt.Sprintf("%q is not <backup_pool>:<absolute path of the file>. Example: terraform import cephbackup_diff_file.name backups:/srv/offsite/volume-1234/weekly.diff", req.ID))
+		return
+	}
+	info, err := difffile.Inspect(file)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot import the diff file", err.Error())
+		return
+	}
+	id, _, ok := chain.ParseSnapshotName(info.Header.ToSnap)
+	if !ok {
+		resp.Diagnostics.AddError("Cannot import the diff file",
+			fmt.Sprintf("%s ends at snapshot %q, which is not a restore point of this provider (backup.<id>.snap.<time>); only files of restore points can be imported.", file, info.Header.ToSnap))
+		return
+	}
+	rec, err := r.engine.FindBackup(ctx, backupPool, id)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot import the diff file", fmt.Sprintf("%s is a file of backup %s: %v", file, id, err))
+		return
+	}
+	m := diffFileModel{
+		ID: types.StringValue(file), BackupID: types.StringValue(id), FromBackupID: types.StringNull(),
+		Pool: types.StringValue(rec.Pool), Image: types.StringValue(rec.Image), BackupPool: types.StringValue(backupPool),
+		Path: types.StringValue(file), Size: types.Int64Value(info.Size), DataBytes: types.Int64Value(int64(info.DataBytes)),
+		SHA256: types.StringValue(info.SHA256),
+	}
+	if info.Header.HasFromSnap {
+		fromID, _, ok := chain.ParseSnapshotName(info.Header.FromSnap)
+		if !ok {
+			resp.Diagnostics.AddError("Cannot import the diff file",
+				fmt.Sprintf("%s starts at snapshot %q, which is not a restore point of this provider.", file, info.Header.FromSnap))
+			return
+		}
+		m.FromBackupID = types.StringValue(fromID)
+	}
+	to, from, err := r.snapshots(ctx, exportRequest(m))
+	if err == nil && (to != info.Header.ToSnap || from != info.Header.FromSnap) {
+		err = fmt.Errorf("the backup cluster's restore points are %q and %q, the file names %q and %q", from, to, info.Header.FromSnap, info.Header.ToSnap)
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot import the diff file", err.Error())
+		return
+	}
+	m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create"))}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
 func (r *diffFileResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -150,10 +260,18 @@ func (r *diffFileResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if _, err := os.Stat(state.Path.ValueString()); errors.Is(err, fs.ErrNotExist) {
+	file := state.Path.ValueString()
+	size, sum, err := difffile.Fingerprint(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		resp.State.RemoveResource(ctx)
-	} else if err != nil {
-		resp.Diagnostics.AddError("Cannot read the diff file", err.Error())
+	case err != nil:
+		resp.Diagnostics.AddAttributeError(path.Root("path"), "Cannot read the diff file", err.Error())
+	case size != state.Size.ValueInt64() || sum != state.SHA256.ValueString():
+		resp.Diagnostics.AddAttributeWarning(path.Root("path"), "Diff file changed since it was written",
+			fmt.Sprintf("%s has %d bytes with sha256 %s; the provider wrote %d bytes with sha256 %s. It will be written again.",
+				file, size, sum, state.Size.ValueInt64(), state.SHA256.ValueString()))
+		resp.State.RemoveResource(ctx)
 	}
 }
 

@@ -102,3 +102,121 @@ func fileSum(path string) resource.CheckResourceAttrWithFunc {
 		return nil
 	}
 }
+
+func diffFileConfig(name, backupRef, fromRef, image, file string) string {
+	from := ""
+	if fromRef != "" {
+		from = "\n  from_backup_id = " + fromRef
+	}
+	return fmt.Sprintf(`
+resource "cephbackup_diff_file" %q {
+  backup_id   = %s%s
+  pool        = %q
+  image       = %q
+  backup_pool = %q
+  path        = %q
+}
+`, name, backupRef, from, srcPool, image, backupPool, file)
+}
+
+// A diff file is checked at plan like the other resources, never overwrites
+// a file it did not write, notices a file changed behind its back by size and
+// checksum, and imports from the file and the backup cluster.
+func TestAccDiffFile_guardsFilesDriftAndImport(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("dfg")
+	e.src.CreateImage(t, srcPool, img, 8<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 3<<20+5, 7)
+	dir := t.TempDir()
+	file, foreign := filepath.Join(dir, "w.diff"), filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(foreign, []byte("somebody's notes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	backups := e.providerBlock() + fullConfig("w", img) + incrementalConfig("d1", "cephbackup_full.w.id", img)
+	withFile := backups + diffFileConfig("f", "cephbackup_full.w.id", "", img, file)
+	var wrote string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{Config: backups},
+			{
+				Config:      backups + diffFileConfig("f", "cephbackup_full.w.id", "", img, foreign),
+				PlanOnly:    true,
+				ExpectError: wrapped("Refusing to overwrite a file"),
+			},
+			{
+				Config:      backups + diffFileConfig("f", "cephbackup_full.w.id", "", img, filepath.Join(dir, "no-such-dir", "w.diff")),
+				PlanOnly:    true,
+				ExpectError: wrapped("Directory of the diff file does not exist"),
+			},
+			{
+				Config:      backups + diffFileConfig("f", "cephbackup_full.w.id", "cephbackup_incremental.d1.id", img, file),
+				PlanOnly:    true,
+				ExpectError: wrapped("is not older than backup"),
+			},
+			{
+				Config:      backups + diffFileConfig("f", `"0f8fad5b-d9cb-469f-a165-70867728950e"`, "", img, file),
+				PlanOnly:    true,
+				ExpectError: wrapped("is not a restore point of"),
+			},
+			{
+				Config: withFile,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttrWith("cephbackup_diff_file.f", "sha256", fileSum(file)),
+					func(s *terraform.State) (err error) {
+						wrote, err = stateAttr(s, "cephbackup_diff_file.f", "sha256")
+						return err
+					},
+					func(*terraform.State) error {
+						b, err := os.ReadFile(foreign)
+						if err != nil || string(b) != "somebody's notes\n" {
+							return fmt.Errorf("the foreign file was touched: %q, %v", b, err)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				// Same size, one byte of image data changed: only the checksum tells.
+				PreConfig: func() {
+					f, err := os.OpenFile(file, os.O_RDWR, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					st, _ := f.Stat()
+					b := make([]byte, 1)
+					if _, err := f.ReadAt(b, st.Size()/2); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := f.WriteAt([]byte{b[0] ^ 0xff}, st.Size()/2); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:             withFile,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				Config: withFile,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttrWith("cephbackup_diff_file.f", "sha256", fileSum(file)),
+					resource.TestCheckResourceAttrWith("cephbackup_diff_file.f", "sha256", func(v string) error {
+						if v != wrote {
+							return fmt.Errorf("rewritten file has sha256 %s, the first write %s", v, wrote)
+						}
+						return nil
+					}),
+				),
+			},
+			{
+				ResourceName:            "cephbackup_diff_file.f",
+				ImportState:             true,
+				ImportStateId:           backupPool + ":" + file,
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"timeouts"},
+			},
+		},
+	})
+}
