@@ -55,6 +55,9 @@ type Record struct {
 	// omitempty: records written before it existed decode as unprotected,
 	// and unprotected records are written as older providers wrote them.
 	DeletionProtection bool `json:"deletion_protection,omitempty"`
+	// Labels are the user's key/value pairs, kept with the record so that
+	// every workspace and the restore points data source can select by them.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Source identifies the image a backup image belongs to.

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func chainOf(records ...Record) Points {
 
 func TestRecordsRoundTripThroughMetadata(t *testing.T) {
 	a, b := rec("a", "", Complete, 2), rec("b", "a", Pending, 1)
+	a.Labels = map[string]string{"tier": "weekly"}
 	md := map[string]string{RecordKey("a"): a.Encode(), RecordKey("b"): b.Encode(), SourceKey: EncodeSource(src), "other": "x"}
 	got, err := DecodeRecords(md)
 	if err != nil {
@@ -38,7 +40,7 @@ func TestRecordsRoundTripThroughMetadata(t *testing.T) {
 	if len(got) != 2 || got[0].ID != "b" || got[1].ID != "a" {
 		t.Fatalf("DecodeRecords = %+v, want b then a (oldest first)", got)
 	}
-	if got[1] != a {
+	if !reflect.DeepEqual(got[1], a) {
 		t.Fatalf("record changed in the round trip: %+v != %+v", got[1], a)
 	}
 	if s, err := DecodeSource(md[SourceKey]); err != nil || s != src {

@@ -25,6 +25,8 @@ type BackupRequest struct {
 	Verify bool
 	// DeletionProtection is recorded with the backup from the start.
 	DeletionProtection bool
+	// Labels are recorded with the backup (chain.ValidateLabels).
+	Labels map[string]string
 	// AdoptBackupImage lets a full backup take over a backup image that
 	// holds another source image's backups (the volume's lost original):
 	// see Engine.claimBackupImage. Ignored for an incremental.
@@ -47,9 +49,11 @@ func (r BackupRequest) Validate() error {
 		}
 	}
 	if r.ParentID != "" {
-		return chain.ValidateID(r.ParentID)
+		if err := chain.ValidateID(r.ParentID); err != nil {
+			return err
+		}
 	}
-	return nil
+	return chain.ValidateLabels(r.Labels)
 }
 
 // Backup takes a backup. started is called with the pending record as soon
@@ -131,6 +135,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		ID: id, Kind: req.Kind(), Status: chain.Pending, ParentID: req.ParentID,
 		SourceFSID: fsid, Pool: req.Pool, Image: req.Image,
 		Snapshot: chain.SnapshotName(id, now), CreatedAt: now, DeletionProtection: req.DeletionProtection,
+		Labels: req.Labels,
 	}
 	if err := dst.SetMetadata(chain.RecordKey(id), rec.Encode()); err != nil {
 		return chain.Record{}, &cephconn.Error{What: "the backup record on " + dst.GetName(), Err: err}

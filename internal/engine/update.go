@@ -19,6 +19,8 @@ type BackupChange struct {
 	// DeletionProtection sets or clears the record's deletion protection,
 	// which every client's Delete honours.
 	DeletionProtection *bool
+	// Labels replaces the record's labels (an empty map clears them).
+	Labels *map[string]string
 }
 
 // UpdateBackup applies change to the record of backup id of image in
@@ -35,6 +37,15 @@ func (e *Engine) UpdateBackup(ctx context.Context, backupPool, image, id string,
 		}
 		if change.DeletionProtection != nil {
 			r.DeletionProtection = *change.DeletionProtection
+		}
+		if change.Labels != nil {
+			if err := chain.ValidateLabels(*change.Labels); err != nil {
+				return r, err
+			}
+			r.Labels = *change.Labels
+			if len(r.Labels) == 0 {
+				r.Labels = nil
+			}
 		}
 		return r, nil
 	})

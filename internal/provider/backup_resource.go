@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
@@ -72,6 +73,7 @@ type backupModel struct {
 	Verify             types.Bool     `tfsdk:"verify"`
 	SHA256             types.String   `tfsdk:"sha256"`
 	DeletionProtection types.Bool     `tfsdk:"deletion_protection"`
+	Labels             types.Map      `tfsdk:"labels"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -143,10 +145,14 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 			"and so is deleting the backups it continues: a plan that would delete a backup that a protected backup descends from fails as well. " +
 			"Changes in place; may be any expression (for example, to protect the newest weeks of a retention scheme). " +
 			"To delete a protected backup, set it to `false` and apply, then remove the backup."),
+		"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.Map{labelsValidator{}},
+			MarkdownDescription: "Key/value pairs recorded with the backup on the backup cluster, so other workspaces and the `cephbackup_restore_points` " +
+				"data source (its `labels` filter) see them. Keys are 1 to 128 letters, digits, `.`, `_`, `-` or `/`; values at most 512 bytes; at most 64 labels. " +
+				"Change in place: only the record is rewritten, never the restore point. A change made outside Terraform shows as drift."},
 	}
 	desc := "A full backup of an RBD image: the whole image, as of a new snapshot, copied into the backup image and " +
 		"kept there as a snapshot (the restore point). A changed `pool`, `image` or `backup_pool` forces a new backup; " +
-		"`verify`, `deletion_protection`, `adopt_backup_image` and `timeouts` change in place."
+		"`verify`, `deletion_protection`, `labels`, `adopt_backup_image` and `timeouts` change in place."
 	if r.kind == chain.Full {
 		attrs["adopt_backup_image"] = optionalBool("After a disaster, take over the backup image `<image>.backup.base` in `backup_pool` when it holds the backups of " +
 			"another source image: this volume's lost original (same image name, on the lost cluster or in another pool), restored onto `cluster`. " +
@@ -170,7 +176,7 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 			Validators: []validatorString{backupIDValidator{}}}
 		desc = "An incremental backup of an RBD image: only the extents changed since the parent backup's snapshot are sent, " +
 			"and the result is a restore point as complete as a full one. A changed `pool`, `image` or `backup_pool` forces a new backup; " +
-			"`parent_id`, `verify`, `deletion_protection` and `timeouts` change in place."
+			"`parent_id`, `verify`, `deletion_protection`, `labels` and `timeouts` change in place."
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: desc,
@@ -370,11 +376,16 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	var labels map[string]string
+	resp.Diagnostics.Append(plan.Labels.ElementsAs(ctx, &labels, false)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	breq := engine.BackupRequest{
 		Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
 		BackupPool: plan.BackupPool.ValueString(), ParentID: plan.ParentID.ValueString(),
 		Verify: plan.Verify.ValueBool(), DeletionProtection: plan.DeletionProtection.ValueBool(),
-		AdoptBackupImage: r.kind == chain.Full && plan.AdoptBackupImage.ValueBool(),
+		AdoptBackupImage: r.kind == chain.Full && plan.AdoptBackupImage.ValueBool(), Labels: labels,
 	}
 	rec, err := r.engine.Backup(ctx, breq, func(started chain.Record) {
 		// Saved with the error below if the transfer fails: Terraform then
@@ -456,6 +467,14 @@ func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest,
 	}
 	if protect := plan.DeletionProtection.ValueBool(); protect != state.DeletionProtection.ValueBool() {
 		change.DeletionProtection = &protect
+	}
+	if !plan.Labels.Equal(state.Labels) {
+		labels := map[string]string{}
+		resp.Diagnostics.Append(plan.Labels.ElementsAs(ctx, &labels, false)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		change.Labels = &labels
 	}
 	if change != (engine.BackupChange{}) {
 		rec, err := r.engine.UpdateBackup(ctx, backupPool, image, id, change)
@@ -561,6 +580,13 @@ func (m *incrementalModel) fromRecord(rec chain.Record, backupPool string) {
 		m.SHA256 = types.StringValue(rec.SHA256)
 	}
 	m.DeletionProtection = types.BoolValue(rec.DeletionProtection)
+	// Null stays null while the record has no labels, so an unlabelled
+	// backup does not show a change from null to {}.
+	if len(rec.Labels) > 0 || !m.Labels.IsNull() && !m.Labels.IsUnknown() {
+		m.Labels = labelsValue(rec.Labels)
+	} else {
+		m.Labels = types.MapNull(types.StringType)
+	}
 	if m.Verify.IsNull() || m.Verify.IsUnknown() {
 		m.Verify = types.BoolValue(false) // imported: the default
 	}

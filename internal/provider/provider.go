@@ -182,7 +182,7 @@ func (p *cephbackupProvider) Actions(context.Context) []func() action.Action {
 }
 
 func (p *cephbackupProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewRestorePointsDataSource}
+	return []func() datasource.DataSource{NewRestorePointsDataSource, NewBackedUpImagesDataSource}
 }
 
 // tflogger routes engine logs to tflog, so TF_LOG=INFO shows transfers.

@@ -2,10 +2,13 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
@@ -75,5 +78,48 @@ func (durationValidator) ValidateString(_ context.Context, req validator.StringR
 	}
 	if _, err := cephconn.ParseTimeout(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid timeout", err.Error())
+	}
+}
+
+// rfc3339Validator checks time filters at plan time.
+type rfc3339Validator struct{}
+
+func (rfc3339Validator) Description(context.Context) string {
+	return "a time in RFC 3339, such as \"2026-11-01T00:00:00Z\""
+}
+func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time",
+			fmt.Sprintf("%q is not a time in RFC 3339 (%v). Write it as 2026-11-01T00:00:00Z, or use timestamp() / timeadd().", req.ConfigValue.ValueString(), err))
+	}
+}
+
+// labelsValidator checks a backup's labels at plan time.
+type labelsValidator struct{}
+
+func (labelsValidator) Description(context.Context) string {
+	return "labels a backup record can hold"
+}
+func (v labelsValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (labelsValidator) ValidateMap(ctx context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	labels := map[string]string{}
+	for k, v := range req.ConfigValue.Elements() {
+		s, ok := v.(types.String)
+		if !ok || s.IsUnknown() {
+			return // known at apply; checked by the record's writer then
+		}
+		labels[k] = s.ValueString()
+	}
+	if err := chain.ValidateLabels(labels); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid labels", err.Error()+".")
 	}
 }
