@@ -66,7 +66,7 @@ func clusterSchema(block string, env cephconn.EnvPrefix) schema.SingleNestedAttr
 		"mon_host": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf(
 			"Monitor addresses, comma-separated (`10.0.0.1,10.0.0.2` or `v2:10.0.0.1:3300`); overrides the file. Default: `$%s`.", v("MON_HOST"))},
 		"user": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf(
-			"cephx id without `client.`. Default: `$%s`, else `admin`.", v("USER"))},
+			"cephx id without `client.`. Default: `$%s`, else `admin`, with a warning: the provider needs only `profile rbd` caps (see the getting-started guide).", v("USER"))},
 		"keyring": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf(
 			"Path of a keyring holding the user's key. Default: `$%s`, else what the config file says.", v("KEYRING"))},
 		"key": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf(
@@ -127,6 +127,12 @@ func (p *cephbackupProvider) clusterConfig(block string, m *clusterModel, env ce
 	if err != nil {
 		diags.AddAttributeError(root.AtName("timeout"), "Invalid timeout in the environment", err.Error())
 		return cfg, false
+	}
+	if cfg.User == "" {
+		diags.AddAttributeWarning(root.AtName("user"), "Connecting as client.admin",
+			fmt.Sprintf("%s.user is not set (nor %s), so the provider connects as client.admin, which can do anything on the cluster. "+
+				"Give it a least-privilege user (mon 'profile rbd', osd 'profile rbd pool=...', see the getting-started guide); "+
+				"set user = \"admin\" to keep admin and silence this warning.", block, env.Var("USER")))
 	}
 	cfg = cfg.WithDefaults(cephconn.FileExists)
 	if err := cfg.Validate(); err != nil {

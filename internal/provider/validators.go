@@ -22,6 +22,7 @@ type (
 // diagAdder is the part of diag.Diagnostics that config checks need.
 type diagAdder interface {
 	AddAttributeError(path.Path, string, string)
+	AddAttributeWarning(path.Path, string, string)
 }
 
 var _ diagAdder = &diag.Diagnostics{}
