@@ -71,6 +71,10 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	snap, from := req.Snapshot, "Terraform state"
 	if r, ok := pts.Find(req.ID); ok {
 		snap, from = r.Snapshot, "the backup's record"
+		// librbd would move a cloned snapshot to its trash and report success.
+		if err := refuseIfCloned(ctx, e.BackupCluster, req.BackupPool, req.Image, req.ID, r.Snapshot); err != nil {
+			return false, nil, err
+		}
 	}
 	snap, warnings = ownSnapshot(req, snap, from, fmt.Sprintf("on the source image %s or on the backup image %s",
 		spec(req.Pool, req.Image), spec(req.BackupPool, chain.BackupImageName(req.Image))))

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ceph/go-ceph/rbd"
@@ -104,7 +105,19 @@ func (e *Engine) CheckPlannedDeletion(ctx context.Context, backupPool, image, id
 	if err != nil || !ok {
 		return nil, err
 	}
-	return pts.CheckPlannedDeletion(id), nil
+	if refusal := pts.CheckPlannedDeletion(id); refusal != nil {
+		return refusal, nil
+	}
+	r, ok := pts.Find(id)
+	if !ok {
+		return nil, nil
+	}
+	if err := refuseIfCloned(ctx, e.BackupCluster, backupPool, image, id, r.Snapshot); errors.Is(err, ErrHasClones) {
+		return err, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return nil, nil
 }
 
 // Verification is the outcome of VerifyBackup.

@@ -226,6 +226,8 @@ func (r *backupResource) planDeletion(ctx context.Context, state incrementalMode
 		diags.AddWarning("Deletion not checked against the backup cluster",
 			fmt.Sprintf("Reading the records of backup %s failed: %v. The deletion is checked again when applied and refused, with nothing deleted, "+
 				"if the backup or a backup continuing it is protected.", what, err))
+	case errors.Is(refusal, engine.ErrHasClones):
+		diags.AddError("Backup has clones", fmt.Sprintf("This plan would %s backup %s, and the backup cluster refuses that: %v. Nothing was deleted.", how, what, refusal))
 	case refusal != nil:
 		diags.AddError(summary, fmt.Sprintf("This plan would %s backup %s, and the backup cluster refuses that: %v. Nothing was deleted.", how, what, refusal))
 	}
