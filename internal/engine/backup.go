@@ -43,7 +43,7 @@ func (r BackupRequest) Kind() chain.Kind {
 
 // Validate checks the names before anything touches a cluster.
 func (r BackupRequest) Validate() error {
-	for _, f := range []struct{ what, v string }{{"pool", r.Pool}, {"image", r.Image}, {"backup_pool", r.BackupPool}} {
+	for _, f := range []struct{ what, v string }{{AttrPool, r.Pool}, {AttrImage, r.Image}, {AttrBackupPool, r.BackupPool}} {
 		if err := chain.ValidateName(f.what, f.v); err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		}
 	}
 
-	now := e.now()
+	now := time.Now().UTC()
 	id := chain.NewID()
 	rec := chain.Record{
 		ID: id, Kind: req.Kind(), Status: chain.Pending, ParentID: req.ParentID,

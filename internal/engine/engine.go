@@ -34,7 +34,6 @@ type Engine struct {
 	BackupCluster *cephconn.Client
 	Transfer      transfer.Options
 	Log           Logger
-	Now           func() time.Time
 	// Progress, when set, receives each transfer's progress as the log does
 	// (op is "backup" or "restore"): the restore action shows it to the
 	// user as Terraform progress events. It runs on the transfer's reporter
@@ -61,12 +60,6 @@ func (e *Engine) WithProgress(f func(op string, p transfer.Progress)) *Engine {
 	return &c
 }
 
-func (e *Engine) now() time.Time {
-	if e.Now == nil {
-		return time.Now().UTC()
-	}
-	return e.Now().UTC()
-}
 
 // backupImageFeatures are set explicitly so a cluster whose
 // rbd_default_features differ still gives backup images the exclusive lock
@@ -126,9 +119,6 @@ func openImage(ctx context.Context, c *cephconn.Client, pool, image, snap string
 	}
 	return img, nil
 }
-
-// IsNotFound reports whether err means an image, snapshot or pool is missing.
-func IsNotFound(err error) bool { return cephconn.Is(err, syscall.ENOENT) }
 
 func closeImage(img *rbd.Image) {
 	if img != nil {
@@ -255,7 +245,7 @@ func (e *Engine) claimBackupImage(ctx context.Context, img *rbd.Image, backupPoo
 		if err != nil {
 			return err
 		}
-		a.At = e.now()
+		a.At = time.Now().UTC()
 		// Recorded before the mark changes: an interruption in between
 		// leaves the record of an adoption that the next run makes again.
 		if err := img.SetMetadata(chain.AdoptionKey(a.At), a.Encode()); err != nil {
@@ -274,21 +264,6 @@ func (e *Engine) claimBackupImage(ctx context.Context, img *rbd.Image, backupPoo
 		return err
 	}
 	return img.SetMetadata(chain.SourceKey, chain.EncodeSource(src))
-}
-
-// OtherSourceError says a backup image holds the backups of another source
-// image than the one being backed up.
-type OtherSourceError struct {
-	BackupImage string // pool/name
-	Owner, Src  chain.Source
-}
-
-func (e *OtherSourceError) Error() string {
-	return fmt.Sprintf("backup image %s holds backups of %s, not of %s. If %s/%s is that volume recovered after a disaster "+
-		"(restored onto a replacement cluster, or into another pool), set adopt_backup_image = true on a cephbackup_full of it: "+
-		"that full takes the backup image over, and the restore points already in it stay restorable. "+
-		"Otherwise, two source images with the same name cannot share a backup pool: take a new cephbackup_full of %s/%s into another backup_pool",
-		e.BackupImage, e.Owner, e.Src, e.Src.Pool, e.Src.Image, e.Src.Pool, e.Src.Image)
 }
 
 // checkAdoption says whether img, which holds backups of owner, may be
