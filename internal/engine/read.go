@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/ceph/go-ceph/rbd"
 
@@ -63,7 +62,7 @@ func (e *Engine) FindBackup(ctx context.Context, backupPool, id string) (chain.R
 		return chain.Record{}, &cephconn.Error{What: "the images of pool " + backupPool, Err: err}
 	}
 	for _, name := range names {
-		image, ok := strings.CutSuffix(name, ".backup.base")
+		image, ok := chain.SourceImageName(name)
 		if !ok {
 			continue
 		}
