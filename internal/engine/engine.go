@@ -60,7 +60,6 @@ func (e *Engine) WithProgress(f func(op string, p transfer.Progress)) *Engine {
 	return &c
 }
 
-
 // backupImageFeatures are set explicitly so a cluster whose
 // rbd_default_features differ still gives backup images the exclusive lock
 // that serialises writers and the fast-diff that makes incrementals cheap.
