@@ -372,20 +372,6 @@ func (e *Engine) run(ctx context.Context, src *rbd.Image, dst *rbd.Image, plan t
 // byteCount formats a byte count exactly, with its size in MiB for people.
 func byteCount(n uint64) string { return fmt.Sprintf("%d (%.1f MiB)", n, float64(n)/(1<<20)) }
 
-func resize(img *rbd.Image, size uint64) error {
-	cur, err := img.GetSize()
-	if err != nil {
-		return err
-	}
-	if cur == size {
-		return nil
-	}
-	if err := img.Resize(size); err != nil {
-		return &cephconn.Error{What: fmt.Sprintf("resizing %s to %d bytes", img.GetName(), size), Err: err}
-	}
-	return nil
-}
-
 // forget removes a backup's record; best effort, for clean-up paths.
 func (e *Engine) forget(dst *rbd.Image, id string) {
 	if err := dst.RemoveMetadata(chain.RecordKey(id)); err != nil && !IsNotFound(err) {

@@ -410,19 +410,6 @@ func pointSnapID(list func() ([]rbd.SnapInfo, error), name string) (uint64, erro
 	return 0, fmt.Errorf("the snapshot %s of the restore point is missing from its backup image", name)
 }
 
-// ImageExists reports whether pool/image exists on the source cluster.
-func (e *Engine) ImageExists(ctx context.Context, pool, image string) (bool, error) {
-	if _, err := e.SourceCluster.IOContext(ctx, pool); err != nil {
-		return false, err
-	}
-	img, err := openImage(ctx, e.SourceCluster, pool, image, "", true)
-	if IsNotFound(err) {
-		return false, nil
-	}
-	closeImage(img)
-	return err == nil, err
-}
-
 // RemoveRestoredImage deletes pool/image on the source cluster if a restore
 // created it (it bears the mark); gone is success. An image without the mark
 // (one a forced restore overwrote, or another image that took the name since)
