@@ -89,7 +89,7 @@ func (e *Engine) RestoreFromDiffFiles(ctx context.Context, req DiffFilesRequest)
 	res, err := e.applyDiffFiles(ctx, ioctx, req, headers)
 	if err != nil {
 		if rmErr := rbd.RemoveImage(ioctx, req.TargetImage); rmErr != nil && !IsNotFound(rmErr) {
-			return res, fmt.Errorf("%w. The partly written %s could not be removed (%v): remove it before trying again", err, what, rmErr)
+			return res, fmt.Errorf("%w. The partly written %s could not be removed (%w): remove it before trying again", err, what, rmErr)
 		}
 		return res, fmt.Errorf("%w. The partly written %s was removed", err, what)
 	}
