@@ -50,7 +50,7 @@ func (r BackupRequest) Validate() error {
 	}
 	if r.ParentID != "" {
 		if err := chain.ValidateID(r.ParentID); err != nil {
-			return err
+			return &FieldError{Field: AttrParentID, Err: err}
 		}
 	}
 	return chain.ValidateLabels(r.Labels)
@@ -125,7 +125,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 
 	if req.ParentID != "" {
 		if _, err = pts.CheckParent(req.ParentID, src); err != nil {
-			return chain.Record{}, err
+			return chain.Record{}, &FieldError{Field: AttrParentID, Err: err}
 		}
 	}
 

@@ -72,3 +72,16 @@ func TestCheckDiffSequence(t *testing.T) {
 		})
 	}
 }
+
+// A malformed parent id is reported on parent_id, where the provider
+// attaches the diagnostic.
+func TestBackupRequestValidateNamesParentID(t *testing.T) {
+	err := BackupRequest{Pool: "rbd", Image: "vol", BackupPool: "backups", ParentID: "not-an-id"}.Validate()
+	var field *FieldError
+	if !errors.As(err, &field) || field.Field != AttrParentID {
+		t.Fatalf("Validate() = %v, want a FieldError on %s", err, AttrParentID)
+	}
+	if err := (BackupRequest{Pool: "rbd", Image: "vol", BackupPool: "backups", ParentID: "8c4f2a1e-3b7d-4e9a-9f1c-2d5e6a7b8c9d"}).Validate(); err != nil {
+		t.Errorf("Validate() with a well-formed parent id: %v", err)
+	}
+}

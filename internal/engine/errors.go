@@ -40,6 +40,7 @@ const (
 	AttrImage            = "image"
 	AttrBackupPool       = "backup_pool"
 	AttrBackupID         = "backup_id"
+	AttrParentID         = "parent_id"
 	AttrAdoptBackupImage = "adopt_backup_image"
 	AttrTargetPool       = "target_pool"
 	AttrTargetImage      = "target_image"
