@@ -74,8 +74,8 @@ func pointSum(t *testing.T, dst *testcluster.Cluster, img string, r chain.Record
 	return dst.ExportSHA256(t, "backups/"+chain.BackupImageName(img)+"@"+r.Snapshot)
 }
 
-// Streams the engine writes are applied by `rbd import-diff`, and give the
-// restore points bit for bit.
+// Streams the engine writes are applied by `rbd import-diff`, and by
+// RestoreFromDiffFiles, and give the restore points bit for bit.
 func TestAccDiffStream_engineToRBDImportDiff(t *testing.T) {
 	src, dst, eng := clusters(t)
 	img := uniqueName("exp")
@@ -109,6 +109,16 @@ func TestAccDiffStream_engineToRBDImportDiff(t *testing.T) {
 	src.RBD(t, "import-diff", "--no-progress", incrFile, "rbd/"+target)
 	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+incr.Snapshot), pointSum(t, dst, img, incr); !testcluster.Same(got, want) {
 		t.Fatalf("incremental stream imported by rbd: sha256 %s, want %s", got, want)
+	}
+
+	// The same files rebuild the volume with no cluster but the target's.
+	rebuilt := img + "-rebuilt"
+	t.Cleanup(func() { _, _ = src.RBDErr("rm", "--no-progress", "rbd/"+rebuilt) })
+	if _, err := eng.RestoreFromDiffFiles(context.Background(), engine.DiffFilesRequest{Files: []string{fullFile, incrFile}, TargetPool: "rbd", TargetImage: rebuilt}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := src.ExportSHA256(t, "rbd/"+rebuilt), pointSum(t, dst, img, incr); !testcluster.Same(got, want) {
+		t.Fatalf("streams applied by RestoreFromDiffFiles: sha256 %s, want %s", got, want)
 	}
 }
 
