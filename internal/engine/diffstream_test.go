@@ -45,6 +45,11 @@ func backupChain(t *testing.T, src *testcluster.Cluster, eng *engine.Engine, img
 	t.Helper()
 	ctx := context.Background()
 	src.CreateImage(t, "rbd", img, 24<<20)
+	// Registered first, so it runs after the backups' deletion below.
+	t.Cleanup(func() {
+		_, _ = src.RBDErr("snap", "purge", "--no-progress", "rbd/"+img)
+		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+img)
+	})
 	src.WriteRandom(t, "rbd", img, 0, 9<<20+333, 1)
 	src.Discard(t, "rbd", img, 2<<20+100, 4096)
 	src.WriteRandom(t, "rbd", img, 20<<20, 1<<20, 2)
