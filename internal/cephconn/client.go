@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ceph/go-ceph/rados"
@@ -36,9 +37,6 @@ func (c *Client) Name() string { return c.name }
 
 // User is the cephx user this client authenticates as.
 func (c *Client) User() string { return c.cfg.User }
-
-// Timeout bounds each operation on this cluster.
-func (c *Client) Timeout() time.Duration { return c.cfg.Timeout }
 
 // Conn returns the connection, connecting first if needed. The outcome of the
 // first attempt, good or bad, is kept: a cluster that was unreachable once
@@ -86,7 +84,8 @@ func (c *Client) IOContext(ctx context.Context, pool string) (*rados.IOContext, 
 	return ioctx, nil
 }
 
-// Close releases the connection if one was opened.
+// Close releases the connection if one was opened. The provider keeps its
+// clients for the life of the process; tests that open their own close them.
 func (c *Client) Close() {
 	c.mu.Lock()
 	for pool, ioctx := range c.ioctxs {
@@ -181,17 +180,19 @@ func (c *Client) connect() (*rados.Conn, string, error) {
 	return conn, fsid, nil
 }
 
+// explainConnect turns a failed Connect into what to check, for the errnos
+// that mean a wrong address, user or secret.
 func explainConnect(cfg Config, err error) string {
 	where := cfg.MonHost
 	if where == "" {
 		where = "the monitors in " + cfg.ConfigFile
 	}
 	switch Errno(err) {
-	case 110: // ETIMEDOUT
+	case syscall.ETIMEDOUT:
 		return fmt.Sprintf("no answer from %s within %s: check mon_host and that the monitors are up and reachable", where, cfg.Timeout)
-	case 1, 13: // EPERM, EACCES
+	case syscall.EPERM, syscall.EACCES:
 		return fmt.Sprintf("authentication as client.%s was refused by %s: check user and key/keyring", cfg.User, where)
-	case 2: // ENOENT
+	case syscall.ENOENT:
 		return fmt.Sprintf("no keyring or key found for client.%s: set key or keyring", cfg.User)
 	}
 	return err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,5 +25,25 @@ func TestConnSurvivesACancelledFirstCaller(t *testing.T) {
 	}
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("connecting to a dead monitor took %s despite a 2s timeout", took)
+	}
+}
+
+// Each errno a failed Connect returns for a wrong address, user or secret
+// gets its own advice; others are passed on as they are.
+func TestExplainConnect(t *testing.T) {
+	cfg := Config{MonHost: "10.0.0.1", User: "backup", Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{syscall.ETIMEDOUT, "no answer from 10.0.0.1 within 5s"},
+		{syscall.EPERM, "authentication as client.backup was refused"},
+		{syscall.EACCES, "authentication as client.backup was refused"},
+		{syscall.ENOENT, "no keyring or key found for client.backup"},
+		{syscall.EIO, syscall.EIO.Error()},
+	} {
+		if got := explainConnect(cfg, tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("explainConnect(%v) = %q, want it to contain %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -40,7 +40,7 @@ func ValidateLabels(labels map[string]string) error {
 }
 
 func notKeyRune(r rune) bool {
-	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/", r))
+	return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("._-/", r)
 }
 
 // Filter selects restore points; zero fields select everything.

@@ -15,7 +15,16 @@ import (
 
 // BackupImageName is the image in the backup pool that holds every restore
 // point of one source image, as Cinder's Ceph driver names it.
-func BackupImageName(image string) string { return image + ".backup.base" }
+func BackupImageName(image string) string { return image + backupImageSuffix }
+
+const backupImageSuffix = ".backup.base"
+
+// SourceImageName is the inverse of BackupImageName: the source image whose
+// restore points name holds, and false for an image that is no backup image.
+func SourceImageName(name string) (image string, ok bool) {
+	image, ok = strings.CutSuffix(name, backupImageSuffix)
+	return image, ok && image != ""
+}
 
 // SnapshotName is the name of a backup's snapshot, the same on the source
 // image and on the backup image: backup.<id>.snap.<unix seconds>.

@@ -35,6 +35,14 @@ func TestBackupImageName(t *testing.T) {
 	if got := BackupImageName("volume-1234"); got != "volume-1234.backup.base" {
 		t.Fatalf("BackupImageName = %q", got)
 	}
+	if got, ok := SourceImageName(BackupImageName("volume-1234")); !ok || got != "volume-1234" {
+		t.Errorf("SourceImageName(BackupImageName(volume-1234)) = %q, %v", got, ok)
+	}
+	for _, other := range []string{"volume-1234", ".backup.base", "volume.backup.base.old"} {
+		if got, ok := SourceImageName(other); ok {
+			t.Errorf("SourceImageName(%q) = %q, true: it is no backup image", other, got)
+		}
+	}
 }
 
 func TestValidateName(t *testing.T) {

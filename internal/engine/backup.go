@@ -43,14 +43,14 @@ func (r BackupRequest) Kind() chain.Kind {
 
 // Validate checks the names before anything touches a cluster.
 func (r BackupRequest) Validate() error {
-	for _, f := range []struct{ what, v string }{{"pool", r.Pool}, {"image", r.Image}, {"backup_pool", r.BackupPool}} {
+	for _, f := range []struct{ what, v string }{{AttrPool, r.Pool}, {AttrImage, r.Image}, {AttrBackupPool, r.BackupPool}} {
 		if err := chain.ValidateName(f.what, f.v); err != nil {
 			return err
 		}
 	}
 	if r.ParentID != "" {
 		if err := chain.ValidateID(r.ParentID); err != nil {
-			return err
+			return &FieldError{Field: AttrParentID, Err: err}
 		}
 	}
 	return chain.ValidateLabels(r.Labels)
@@ -125,11 +125,11 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 
 	if req.ParentID != "" {
 		if _, err = pts.CheckParent(req.ParentID, src); err != nil {
-			return chain.Record{}, err
+			return chain.Record{}, &FieldError{Field: AttrParentID, Err: err}
 		}
 	}
 
-	now := e.now()
+	now := time.Now().UTC()
 	id := chain.NewID()
 	rec := chain.Record{
 		ID: id, Kind: req.Kind(), Status: chain.Pending, ParentID: req.ParentID,
@@ -371,20 +371,6 @@ func (e *Engine) run(ctx context.Context, src *rbd.Image, dst *rbd.Image, plan t
 
 // byteCount formats a byte count exactly, with its size in MiB for people.
 func byteCount(n uint64) string { return fmt.Sprintf("%d (%.1f MiB)", n, float64(n)/(1<<20)) }
-
-func resize(img *rbd.Image, size uint64) error {
-	cur, err := img.GetSize()
-	if err != nil {
-		return err
-	}
-	if cur == size {
-		return nil
-	}
-	if err := img.Resize(size); err != nil {
-		return &cephconn.Error{What: fmt.Sprintf("resizing %s to %d bytes", img.GetName(), size), Err: err}
-	}
-	return nil
-}
 
 // forget removes a backup's record; best effort, for clean-up paths.
 func (e *Engine) forget(dst *rbd.Image, id string) {

@@ -45,6 +45,11 @@ func backupChain(t *testing.T, src *testcluster.Cluster, eng *engine.Engine, img
 	t.Helper()
 	ctx := context.Background()
 	src.CreateImage(t, "rbd", img, 24<<20)
+	// Registered first, so it runs after the backups' deletion below.
+	t.Cleanup(func() {
+		_, _ = src.RBDErr("snap", "purge", "--no-progress", "rbd/"+img)
+		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+img)
+	})
 	src.WriteRandom(t, "rbd", img, 0, 9<<20+333, 1)
 	src.Discard(t, "rbd", img, 2<<20+100, 4096)
 	src.WriteRandom(t, "rbd", img, 20<<20, 1<<20, 2)
@@ -74,8 +79,8 @@ func pointSum(t *testing.T, dst *testcluster.Cluster, img string, r chain.Record
 	return dst.ExportSHA256(t, "backups/"+chain.BackupImageName(img)+"@"+r.Snapshot)
 }
 
-// Streams the engine writes are applied by `rbd import-diff`, and give the
-// restore points bit for bit.
+// Streams the engine writes are applied by `rbd import-diff`, and by
+// RestoreFromDiffFiles, and give the restore points bit for bit.
 func TestAccDiffStream_engineToRBDImportDiff(t *testing.T) {
 	src, dst, eng := clusters(t)
 	img := uniqueName("exp")
@@ -109,6 +114,16 @@ func TestAccDiffStream_engineToRBDImportDiff(t *testing.T) {
 	src.RBD(t, "import-diff", "--no-progress", incrFile, "rbd/"+target)
 	if got, want := src.ExportSHA256(t, "rbd/"+target+"@"+incr.Snapshot), pointSum(t, dst, img, incr); !testcluster.Same(got, want) {
 		t.Fatalf("incremental stream imported by rbd: sha256 %s, want %s", got, want)
+	}
+
+	// The same files rebuild the volume with no cluster but the target's.
+	rebuilt := img + "-rebuilt"
+	t.Cleanup(func() { _, _ = src.RBDErr("rm", "--no-progress", "rbd/"+rebuilt) })
+	if _, err := eng.RestoreFromDiffFiles(context.Background(), engine.DiffFilesRequest{Files: []string{fullFile, incrFile}, TargetPool: "rbd", TargetImage: rebuilt}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := src.ExportSHA256(t, "rbd/"+rebuilt), pointSum(t, dst, img, incr); !testcluster.Same(got, want) {
+		t.Fatalf("streams applied by RestoreFromDiffFiles: sha256 %s, want %s", got, want)
 	}
 }
 

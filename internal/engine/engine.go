@@ -34,7 +34,6 @@ type Engine struct {
 	BackupCluster *cephconn.Client
 	Transfer      transfer.Options
 	Log           Logger
-	Now           func() time.Time
 	// Progress, when set, receives each transfer's progress as the log does
 	// (op is "backup" or "restore"): the restore action shows it to the
 	// user as Terraform progress events. It runs on the transfer's reporter
@@ -61,16 +60,6 @@ func (e *Engine) WithProgress(f func(op string, p transfer.Progress)) *Engine {
 	return &c
 }
 
-func (e *Engine) now() time.Time {
-	if e.Now == nil {
-		return time.Now().UTC()
-	}
-	return e.Now().UTC()
-}
-
-// backupImageFeatures are set explicitly so a cluster whose
-// rbd_default_features differ still gives backup images the exclusive lock
-// that serialises writers and the fast-diff that makes incrementals cheap.
 // Waiting for a lock: behind another backup of the same image as long as the
 // operation's own timeout allows; for a restore target, only long enough for
 // a dead holder's lock to be broken (a live one is a VM using the volume).
@@ -80,10 +69,11 @@ const (
 	maxLockTimeouts = 3
 )
 
+// backupImageFeatures are set explicitly so a cluster whose
+// rbd_default_features differ still gives backup images the exclusive lock
+// that serialises writers and the fast-diff that makes incrementals cheap.
 const backupImageFeatures = rbd.FeatureLayering | rbd.FeatureExclusiveLock |
 	rbd.FeatureObjectMap | rbd.FeatureFastDiff | rbd.FeatureDeepFlatten
-
-func spec(pool, image string) string { return pool + "/" + image }
 
 // step logs that op reached a step that a kill may interrupt: what the next
 // run finds, and the fault tests' cue to kill.
@@ -104,70 +94,6 @@ func (e *Engine) sameCluster(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return src == dst, nil
-}
-
-// openImage opens pool/image at snap ("" = head) on c, read-only or not.
-func openImage(ctx context.Context, c *cephconn.Client, pool, image, snap string, readOnly bool) (*rbd.Image, error) {
-	ioctx, err := c.IOContext(ctx, pool)
-	if err != nil {
-		return nil, err
-	}
-	open := rbd.OpenImage
-	if readOnly {
-		open = rbd.OpenImageReadOnly
-	}
-	img, err := open(ioctx, image, snap)
-	if err != nil {
-		what := fmt.Sprintf("image %s on %s", spec(pool, image), c.Name())
-		if snap != "" {
-			what = fmt.Sprintf("snapshot %s@%s on %s", spec(pool, image), snap, c.Name())
-		}
-		return nil, &cephconn.Error{What: what, Err: err, Pool: pool, User: c.User()}
-	}
-	return img, nil
-}
-
-// IsNotFound reports whether err means an image, snapshot or pool is missing.
-func IsNotFound(err error) bool { return cephconn.Is(err, syscall.ENOENT) }
-
-func closeImage(img *rbd.Image) {
-	if img != nil {
-		_ = img.Close()
-	}
-}
-
-// snapshots returns the snapshot names of img with their ids and sizes.
-func snapshots(img *rbd.Image) (map[string]rbd.SnapInfo, error) {
-	infos, err := img.GetSnapshotNames()
-	if err != nil {
-		return nil, fmt.Errorf("listing snapshots of %s: %w", img.GetName(), err)
-	}
-	out := make(map[string]rbd.SnapInfo, len(infos))
-	for _, s := range infos {
-		out[s.Name] = s
-	}
-	return out, nil
-}
-
-// points reads the records and snapshots of a backup image.
-func points(img *rbd.Image) (chain.Points, error) {
-	md, err := img.ListMetadata()
-	if err != nil {
-		return chain.Points{}, fmt.Errorf("reading backup records of %s: %w", img.GetName(), err)
-	}
-	records, err := chain.DecodeRecords(md)
-	if err != nil {
-		return chain.Points{}, err
-	}
-	snaps, err := snapshots(img)
-	if err != nil {
-		return chain.Points{}, err
-	}
-	names := make(map[string]bool, len(snaps))
-	for n := range snaps {
-		names[n] = true
-	}
-	return chain.Points{Records: records, Snapshots: names}, nil
 }
 
 // lock takes an image's exclusive lock, waiting up to patience while another
@@ -255,7 +181,7 @@ func (e *Engine) claimBackupImage(ctx context.Context, img *rbd.Image, backupPoo
 		if err != nil {
 			return err
 		}
-		a.At = e.now()
+		a.At = time.Now().UTC()
 		// Recorded before the mark changes: an interruption in between
 		// leaves the record of an adoption that the next run makes again.
 		if err := img.SetMetadata(chain.AdoptionKey(a.At), a.Encode()); err != nil {
@@ -274,21 +200,6 @@ func (e *Engine) claimBackupImage(ctx context.Context, img *rbd.Image, backupPoo
 		return err
 	}
 	return img.SetMetadata(chain.SourceKey, chain.EncodeSource(src))
-}
-
-// OtherSourceError says a backup image holds the backups of another source
-// image than the one being backed up.
-type OtherSourceError struct {
-	BackupImage string // pool/name
-	Owner, Src  chain.Source
-}
-
-func (e *OtherSourceError) Error() string {
-	return fmt.Sprintf("backup image %s holds backups of %s, not of %s. If %s/%s is that volume recovered after a disaster "+
-		"(restored onto a replacement cluster, or into another pool), set adopt_backup_image = true on a cephbackup_full of it: "+
-		"that full takes the backup image over, and the restore points already in it stay restorable. "+
-		"Otherwise, two source images with the same name cannot share a backup pool: take a new cephbackup_full of %s/%s into another backup_pool",
-		e.BackupImage, e.Owner, e.Src, e.Src.Pool, e.Src.Image, e.Src.Pool, e.Src.Image)
 }
 
 // checkAdoption says whether img, which holds backups of owner, may be
@@ -348,30 +259,4 @@ func checkBackupImage(img *rbd.Image, backupPool string, src chain.Source) (unma
 		return false, &OtherSourceError{BackupImage: spec(backupPool, img.GetName()), Owner: owner, Src: src}
 	}
 	return false, nil
-}
-
-// holdsAnything reports whether img has snapshots, metadata or data.
-func holdsAnything(img *rbd.Image) (bool, error) {
-	snaps, err := img.GetSnapshotNames()
-	if err != nil || len(snaps) > 0 {
-		return len(snaps) > 0, err
-	}
-	if md, err := img.ListMetadata(); err != nil || len(md) > 0 {
-		return len(md) > 0, err
-	}
-	size, err := img.GetSize()
-	if err != nil {
-		return false, err
-	}
-	data, _, err := transfer.Changes(img, "", size, false)
-	return len(data) > 0, err
-}
-
-// removeSnapshot removes snap from img; already gone is success.
-func removeSnapshot(img *rbd.Image, snap string) error {
-	err := img.GetSnapshot(snap).Remove()
-	if err != nil && !IsNotFound(err) {
-		return &cephconn.Error{What: "snapshot " + img.GetName() + "@" + snap, Err: err}
-	}
-	return nil
 }

@@ -4,23 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/ceph/go-ceph/rbd"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
-)
-
-var (
-	// ErrGone says a backup no longer exists as a restore point.
-	ErrGone = errors.New("backup not found on the backup cluster")
-	// ErrForgotten is ErrGone with no record left either (the backup image
-	// or its metadata deleted): nothing says its source snapshot is ours.
-	ErrForgotten = fmt.Errorf("%w, nor any record of it", ErrGone)
-	// ErrDeleting is ErrGone for a backup whose deletion was interrupted:
-	// its record says so, and a deletion of it finishes the job.
-	ErrDeleting = fmt.Errorf("%w: its deletion was interrupted before it finished", ErrGone)
 )
 
 // readPoints opens the backup image of image in backupPool read-only and
@@ -74,7 +62,7 @@ func (e *Engine) FindBackup(ctx context.Context, backupPool, id string) (chain.R
 		return chain.Record{}, &cephconn.Error{What: "the images of pool " + backupPool, Err: err}
 	}
 	for _, name := range names {
-		image, ok := strings.CutSuffix(name, ".backup.base")
+		image, ok := chain.SourceImageName(name)
 		if !ok {
 			continue
 		}
@@ -103,16 +91,6 @@ func (e *Engine) RestorePoints(ctx context.Context, pool, image, backupPool stri
 	return out, nil
 }
 
-// FieldError is an input that names something that does not exist or
-// cannot be used.
-type FieldError struct {
-	Field string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
-
 // CheckBackupInputs verifies, before any change, that the source pool and
 // image and the backup pool exist, and that an existing backup image holds
 // backups of this image. With adopt, a backup image of another source image
@@ -121,7 +99,7 @@ func (e *FieldError) Unwrap() error { return e.Err }
 func (e *Engine) CheckBackupInputs(ctx context.Context, pool, image, backupPool string, adopt bool) (*chain.Adoption, error) {
 	if _, err := e.SourceCluster.IOContext(ctx, pool); err != nil {
 		if IsNotFound(err) {
-			return nil, &FieldError{Field: "pool", Err: err}
+			return nil, &FieldError{Field: AttrPool, Err: err}
 		}
 		return nil, err
 	}
@@ -130,11 +108,11 @@ func (e *Engine) CheckBackupInputs(ctx context.Context, pool, image, backupPool 
 		return nil, err
 	}
 	if !exists {
-		return nil, &FieldError{Field: "image", Err: &cephconn.Error{What: fmt.Sprintf("image %s on %s", spec(pool, image), e.SourceCluster.Name()), Err: rbd.ErrNotFound}}
+		return nil, &FieldError{Field: AttrImage, Err: &cephconn.Error{What: fmt.Sprintf("image %s on %s", spec(pool, image), e.SourceCluster.Name()), Err: rbd.ErrNotFound}}
 	}
 	if _, err := e.BackupCluster.IOContext(ctx, backupPool); err != nil {
 		if IsNotFound(err) {
-			return nil, &FieldError{Field: "backup_pool", Err: err}
+			return nil, &FieldError{Field: AttrBackupPool, Err: err}
 		}
 		return nil, err
 	}
@@ -158,12 +136,12 @@ func (e *Engine) CheckBackupInputs(ctx context.Context, pool, image, backupPool 
 	if adopt && errors.As(err, &other) {
 		a, err := e.checkAdoption(ctx, dst, backupPool, other.Owner, src)
 		if err != nil {
-			return nil, &FieldError{Field: "adopt_backup_image", Err: err}
+			return nil, &FieldError{Field: AttrAdoptBackupImage, Err: err}
 		}
 		return &a, nil
 	}
 	if err != nil {
-		return nil, &FieldError{Field: "backup_pool", Err: err}
+		return nil, &FieldError{Field: AttrBackupPool, Err: err}
 	}
 	return nil, nil
 }

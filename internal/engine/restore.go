@@ -60,8 +60,8 @@ type RestoreResult struct {
 // Validate checks names before anything touches a cluster.
 func (r RestoreRequest) Validate() error {
 	for _, f := range []struct{ what, v string }{
-		{"pool", r.Pool}, {"image", r.Image}, {"backup_pool", r.BackupPool},
-		{"target_pool", r.TargetPool}, {"target_image", r.TargetImage},
+		{AttrPool, r.Pool}, {AttrImage, r.Image}, {AttrBackupPool, r.BackupPool},
+		{AttrTargetPool, r.TargetPool}, {AttrTargetImage, r.TargetImage},
 	} {
 		if err := chain.ValidateName(f.what, f.v); err != nil {
 			return err
@@ -133,14 +133,14 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 func (e *Engine) restorePoint(ctx context.Context, req RestoreRequest) (chain.Record, error) {
 	rec, err := e.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID)
 	if errors.Is(err, ErrGone) {
-		return rec, &FieldError{Field: "backup_id", Err: fmt.Errorf("backup %s is not a restore point of %s/%s in pool %s on %s",
+		return rec, &FieldError{Field: AttrBackupID, Err: fmt.Errorf("backup %s is not a restore point of %s/%s in pool %s on %s",
 			req.BackupID, req.Pool, req.Image, req.BackupPool, e.BackupCluster.Name())}
 	}
 	if err != nil {
 		return rec, err
 	}
 	if rec.Pool != req.Pool {
-		return rec, &FieldError{Field: "pool", Err: fmt.Errorf("backup %s was taken of %s/%s, not of %s/%s", rec.ID, rec.Pool, rec.Image, req.Pool, req.Image)}
+		return rec, &FieldError{Field: AttrPool, Err: fmt.Errorf("backup %s was taken of %s/%s, not of %s/%s", rec.ID, rec.Pool, rec.Image, req.Pool, req.Image)}
 	}
 	if req.TargetPool == req.BackupPool && req.TargetImage == chain.BackupImageName(req.Image) {
 		same, err := e.sameCluster(ctx)
@@ -148,7 +148,7 @@ func (e *Engine) restorePoint(ctx context.Context, req RestoreRequest) (chain.Re
 			return rec, err
 		}
 		if same {
-			return rec, &FieldError{Field: "target_image", Err: fmt.Errorf("target %s/%s is the backup image itself (cluster and backup_cluster are one cluster, by fsid): "+
+			return rec, &FieldError{Field: AttrTargetImage, Err: fmt.Errorf("target %s/%s is the backup image itself (cluster and backup_cluster are one cluster, by fsid): "+
 				"restoring into it would overwrite the image that holds the restore points. Choose another target_image or target_pool", req.TargetPool, req.TargetImage)}
 		}
 	}
@@ -166,7 +166,7 @@ func (e *Engine) CheckRestore(ctx context.Context, req RestoreRequest) (warnings
 	ioctx, err := e.SourceCluster.IOContext(ctx, req.TargetPool)
 	if err != nil {
 		if IsNotFound(err) {
-			return nil, &FieldError{Field: "target_pool", Err: err}
+			return nil, &FieldError{Field: AttrTargetPool, Err: err}
 		}
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func refuseOverwrite(img *rbd.Image, req RestoreRequest, what string) error {
 	if resuming, _ := img.GetMetadata(restoringKey); req.Force || resuming == req.BackupID {
 		return nil
 	}
-	return &FieldError{Field: "force", Err: fmt.Errorf("%s already exists and force is false: nothing was changed. "+
+	return &FieldError{Field: AttrForce, Err: fmt.Errorf("%s already exists and force is false: nothing was changed. "+
 		"Set force = true to overwrite it with the restore point, or choose another target_image", what)}
 }
 
@@ -278,7 +278,7 @@ func (e *Engine) claimTarget(ctx context.Context, target *rbd.Image, name string
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, &FieldError{Field: "target_image", Err: fmt.Errorf("image %s is in use by %s: restoring under a running client would corrupt what both write, so nothing was written. "+
+			return nil, &FieldError{Field: AttrTargetImage, Err: fmt.Errorf("image %s is in use by %s: restoring under a running client would corrupt what both write, so nothing was written. "+
 				"Stop the client first (shut the VM down, unmap or unmount the device; `rbd status %s` lists the clients) and apply again",
 				name, strings.Join(others, ", "), name)}
 		}
@@ -325,8 +325,12 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		return transfer.NewPlan(data, zero, dirty, size, true), "", err
 	}
 
+	pointID, err := pointSnapID(point.GetSnapshotNames, rec.Snapshot)
+	if err != nil {
+		return transfer.Plan{}, "", err
+	}
 	var data, zero extent.Set
-	if base.Id <= pointSnapID(point, rec.Snapshot) {
+	if base.Id <= pointID {
 		// The restore point is newer than the shared snapshot: a forward diff.
 		data, zero, err = transfer.Changes(point, base.Name, size, true)
 	} else {
@@ -389,25 +393,21 @@ func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec cha
 	return best, nil
 }
 
-func pointSnapID(point *rbd.Image, name string) uint64 {
-	snaps, err := snapshots(point)
+// pointSnapID is the id of snapshot name among those list returns (the
+// restore point's own, on the backup image). A failure to list is returned,
+// never taken as id 0: that would make every shared snapshot look newer than
+// the restore point and send a reverse diff.
+func pointSnapID(list func() ([]rbd.SnapInfo, error), name string) (uint64, error) {
+	snaps, err := list()
 	if err != nil {
-		return 0
+		return 0, fmt.Errorf("listing the snapshots of the restore point's image: %w", err)
 	}
-	return snaps[name].Id
-}
-
-// ImageExists reports whether pool/image exists on the source cluster.
-func (e *Engine) ImageExists(ctx context.Context, pool, image string) (bool, error) {
-	if _, err := e.SourceCluster.IOContext(ctx, pool); err != nil {
-		return false, err
+	for _, s := range snaps {
+		if s.Name == name {
+			return s.Id, nil
+		}
 	}
-	img, err := openImage(ctx, e.SourceCluster, pool, image, "", true)
-	if IsNotFound(err) {
-		return false, nil
-	}
-	closeImage(img)
-	return err == nil, err
+	return 0, fmt.Errorf("the snapshot %s of the restore point is missing from its backup image", name)
 }
 
 // RemoveRestoredImage deletes pool/image on the source cluster if a restore
