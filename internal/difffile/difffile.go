@@ -138,7 +138,7 @@ func CheckOverwrite(path, toSnap, fromSnap string) error {
 	defer f.Close()
 	rd, err := rbddiff.NewReader(bufio.NewReader(f))
 	if err != nil {
-		return fmt.Errorf("%s exists and is not an rbd diff file (%v): the provider writes only files it made; remove it or choose another path", path, err)
+		return fmt.Errorf("%s exists and is not an rbd diff file (%w): the provider writes only files it made; remove it or choose another path", path, err)
 	}
 	hdr := rd.Header()
 	if hdr.ToSnap != toSnap || hdr.FromSnap != fromSnap {

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"sort"
-	"strings"
 
 	"github.com/ceph/go-ceph/rbd"
 
@@ -42,7 +41,7 @@ func (e *Engine) Catalogue(ctx context.Context, backupPool string) ([]BackedUpIm
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if _, ok := strings.CutSuffix(name, chain.BackupImageName("")); !ok {
+		if _, ok := chain.SourceImageName(name); !ok {
 			continue
 		}
 		entry, ok, err := e.backedUpImage(ctx, backupPool, name)

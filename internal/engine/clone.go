@@ -30,23 +30,23 @@ type CloneRequest struct {
 // restore point cannot be deleted while the clone depends on it (Delete
 // refuses, naming the clone); FlattenClone ends the dependency.
 func (e *Engine) Clone(ctx context.Context, req CloneRequest) (chain.Record, error) {
-	for _, f := range []struct{ what, v string }{{"target_pool", req.TargetPool}, {"target_image", req.TargetImage}} {
+	for _, f := range []struct{ what, v string }{{AttrTargetPool, req.TargetPool}, {AttrTargetImage, req.TargetImage}} {
 		if err := chain.ValidateName(f.what, f.v); err != nil {
 			return chain.Record{}, &FieldError{Field: f.what, Err: err}
 		}
 	}
 	rec, err := e.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID)
 	if err != nil {
-		return chain.Record{}, &FieldError{Field: "backup_id", Err: err}
+		return chain.Record{}, &FieldError{Field: AttrBackupID, Err: err}
 	}
 	target, err := e.BackupCluster.IOContext(ctx, req.TargetPool)
 	if err != nil {
-		return chain.Record{}, &FieldError{Field: "target_pool", Err: err}
+		return chain.Record{}, &FieldError{Field: AttrTargetPool, Err: err}
 	}
 	if exists, err := imageExists(ctx, e.BackupCluster, req.TargetPool, req.TargetImage); err != nil {
 		return chain.Record{}, err
 	} else if exists {
-		return chain.Record{}, &FieldError{Field: "target_image", Err: fmt.Errorf("image %s already exists on %s: a clone never overwrites an image",
+		return chain.Record{}, &FieldError{Field: AttrTargetImage, Err: fmt.Errorf("image %s already exists on %s: a clone never overwrites an image",
 			spec(req.TargetPool, req.TargetImage), e.BackupCluster.Name())}
 	}
 	parent, err := e.BackupCluster.IOContext(ctx, req.BackupPool)
@@ -66,7 +66,7 @@ func (e *Engine) Clone(ctx context.Context, req CloneRequest) (chain.Record, err
 	}
 	defer unlock()
 	if _, err := e.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID); err != nil {
-		return chain.Record{}, &FieldError{Field: "backup_id", Err: err}
+		return chain.Record{}, &FieldError{Field: AttrBackupID, Err: err}
 	}
 	opts := rbd.NewRbdImageOptions()
 	defer opts.Destroy()
@@ -233,6 +233,7 @@ func refuseIfCloned(ctx context.Context, c *cephconn.Client, backupPool, image, 
 		ErrHasClones, id, strings.Join(clones, ", "))
 }
 
+// imageExists says whether pool/image exists on c.
 func imageExists(ctx context.Context, c *cephconn.Client, pool, image string) (bool, error) {
 	img, err := openImage(ctx, c, pool, image, "", true)
 	if IsNotFound(err) {
