@@ -53,18 +53,8 @@ func (e *Engine) RestoreFromDiffFiles(ctx context.Context, req DiffFilesRequest)
 	if err := chain.ValidateName(AttrTargetImage, req.TargetImage); err != nil {
 		return DiffFilesResult{}, err
 	}
-	if len(req.Files) == 0 {
-		return DiffFilesResult{}, errors.New("no diff files given: name the full diff first, then each incremental in order")
-	}
-	headers := make([]rbddiff.Header, len(req.Files))
-	for i, f := range req.Files {
-		h, err := scanDiffFile(ctx, f)
-		if err != nil {
-			return DiffFilesResult{}, fmt.Errorf("%w. Nothing was written", err)
-		}
-		headers[i] = h
-	}
-	if err := checkDiffSequence(req.Files, headers); err != nil {
+	headers, err := scanDiffFiles(ctx, req.Files)
+	if err != nil {
 		return DiffFilesResult{}, fmt.Errorf("%w. Nothing was written", err)
 	}
 
@@ -94,6 +84,29 @@ func (e *Engine) RestoreFromDiffFiles(ctx context.Context, req DiffFilesRequest)
 		return res, fmt.Errorf("%w. The partly written %s was removed", err, what)
 	}
 	return res, nil
+}
+
+// CheckDiffFiles checks, without a cluster, what RestoreFromDiffFiles checks
+// before it creates anything: each file is a complete rbd diff stream, and
+// together they are a full diff followed by incrementals without a gap.
+func CheckDiffFiles(ctx context.Context, files []string) error {
+	_, err := scanDiffFiles(ctx, files)
+	return err
+}
+
+func scanDiffFiles(ctx context.Context, files []string) ([]rbddiff.Header, error) {
+	if len(files) == 0 {
+		return nil, errors.New("no diff files given: name the full diff first, then each incremental in order")
+	}
+	headers := make([]rbddiff.Header, len(files))
+	for i, f := range files {
+		h, err := scanDiffFile(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		headers[i] = h
+	}
+	return headers, checkDiffSequence(files, headers)
 }
 
 // applyDiffFiles writes the checked files into the new target, resizing it

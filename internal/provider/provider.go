@@ -178,7 +178,7 @@ func (p *cephbackupProvider) Configure(ctx context.Context, req provider.Configu
 }
 
 func (p *cephbackupProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewFullResource, NewIncrementalResource, NewRestoreResource, NewDiffFileResource, NewCloneResource}
+	return []func() resource.Resource{NewFullResource, NewIncrementalResource, NewRestoreResource, NewDiffFileResource, NewCloneResource, NewRestoreFromDiffFilesResource}
 }
 
 // Actions are served to Terraform >= 1.14; older Terraform and OpenTofu
