@@ -41,9 +41,10 @@ func TestScript_stopSparesAProcessThatReusedThePid(t *testing.T) {
 	if err := stranger.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- stranger.Wait() }()
-	t.Cleanup(func() { _ = stranger.Process.Kill(); _ = <-exited })
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = stranger.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = stranger.Process.Kill(); <-exited })
 	d := filepath.Join(t.TempDir(), "stale")
 	if err := os.MkdirAll(filepath.Join(d, "run"), 0o755); err != nil {
 		t.Fatal(err)
@@ -58,9 +59,8 @@ func TestScript_stopSparesAProcessThatReusedThePid(t *testing.T) {
 		t.Fatalf("stop: %v\n%s", err, out)
 	}
 	select {
-	case err := <-exited:
-		exited <- err // for the cleanup
-		t.Fatalf("stop killed pid %d, which is not a daemon of the cluster: %v", stranger.Process.Pid, err)
+	case <-exited:
+		t.Fatalf("stop killed pid %d, which is not a daemon of the cluster: %v", stranger.Process.Pid, waitErr)
 	case <-time.After(time.Second):
 	}
 	if _, err := os.Stat(d); !os.IsNotExist(err) {
