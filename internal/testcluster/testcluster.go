@@ -179,11 +179,15 @@ func script(env []string, args ...string) error {
 	return nil
 }
 
+// CommandContext is a Ceph CLI (rbd, ceph) run as the cluster's client.admin.
+func (c *Cluster) CommandContext(ctx context.Context, tool string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, tool, append([]string{"-c", c.ConfFile, "--keyring", c.AdminKeyring, "--id", "admin"}, args...)...)
+}
+
 func (c *Cluster) cli(tool string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	full := append([]string{"-c", c.ConfFile, "--keyring", c.AdminKeyring, "--id", "admin"}, args...)
-	cmd := exec.CommandContext(ctx, tool, full...)
+	cmd := c.CommandContext(ctx, tool, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -249,7 +253,7 @@ func (c *Cluster) ExportSHA256(t testing.TB, spec string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "rbd", "-c", c.ConfFile, "--keyring", c.AdminKeyring, "--id", "admin", "export", "--no-progress", spec, "-")
+	cmd := c.CommandContext(ctx, "rbd", "export", "--no-progress", spec, "-")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
