@@ -55,8 +55,12 @@ func TestScript_stopSparesAProcessThatReusedThePid(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if out, err := runScript(t, nil, "stop", filepath.Dir(d)); err != nil {
+	out, err := runScript(t, nil, "stop", filepath.Dir(d))
+	if err != nil {
 		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "left alone") {
+		t.Errorf("stop does not say it left pid %d alone:\n%s", stranger.Process.Pid, out)
 	}
 	select {
 	case <-exited:
@@ -93,7 +97,8 @@ func TestScript_aFailedStepSaysWhatAndWhere(t *testing.T) {
 }
 
 // A real cluster in a directory whose path has spaces: started, reachable,
-// stopped (daemons gone, directory removed), and stopped again.
+// stopped through a symlink to its directory (daemons gone, directory
+// removed), and stopped again.
 func TestScript_startAndStopInAPathWithSpaces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster (about 15 s)")
@@ -127,7 +132,12 @@ func TestScript_startAndStopInAPathWithSpaces(t *testing.T) {
 		}
 		pids = append(pids, pid)
 	}
-	if err := c.Stop(); err != nil {
+	link := filepath.Join(t.TempDir(), "link to clusters")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	c.closeConn()
+	if err := StopAt(link, c.Name); err != nil {
 		t.Fatal(err)
 	}
 	for _, pid := range pids {

@@ -165,6 +165,8 @@ kill_pidfile() {
 		if ours "$pid" "$conf"; then
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
+	elif kill -0 "$pid" 2>/dev/null; then
+		echo "testcluster: $f: pid $pid is not a daemon started with -c $conf any more; left alone" >&2
 	fi
 	rm -f "$f"
 }
@@ -198,7 +200,9 @@ elif [[ ! -d $dir ]]; then
 	[[ $cmd == stop ]] && exit 0 # nothing to stop
 	die "$dir: no such directory"
 fi
-dir=$(cd "$dir" && pwd)
+# The physical path: daemons are recognised by the config path they were
+# started with, whatever symlink DIR is reached through.
+dir=$(cd "$dir" && pwd -P)
 
 case $cmd in
 start)
