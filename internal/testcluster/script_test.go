@@ -99,12 +99,13 @@ func TestScript_aFailedStepSaysWhatAndWhere(t *testing.T) {
 // A real cluster in a directory whose path has spaces: started, reachable,
 // stopped through a symlink to its directory (daemons gone, directory
 // removed), and stopped again.
-func TestScript_startAndStopInAPathWithSpaces(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a cluster (about 15 s)")
+// It starts a cluster (about 15 s), so it runs with the acceptance tests.
+func TestAccScript_startAndStopInAPathWithSpaces(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("starts a cluster: runs with TF_ACC=1 (make testacc)")
 	}
 	if _, err := exec.LookPath("ceph-mon"); err != nil {
-		t.Skip("ceph-mon is not installed (make ceph-packages)")
+		t.Fatal("ceph-mon is not installed: run make ceph-packages")
 	}
 	dir := filepath.Join(t.TempDir(), "a dir", "with spaces")
 	t.Cleanup(func() { _ = StopAt(dir) })
