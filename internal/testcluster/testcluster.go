@@ -139,7 +139,8 @@ func StartAt(dir string, memstoreBytes int64, names ...string) ([]*Cluster, erro
 	if memstoreBytes > 0 {
 		env = []string{fmt.Sprintf("TESTCLUSTER_MEMSTORE_BYTES=%d", memstoreBytes)}
 	}
-	if err := script(env, append([]string{"start", dir}, names...)...); err != nil {
+	// Each start gets the time of one command: a loaded machine starts them slowly.
+	if err := script(time.Duration(max(len(names), 1))*commandTimeout, env, append([]string{"start", dir}, names...)...); err != nil {
 		return nil, err
 	}
 	cs := make([]*Cluster, len(names))
@@ -156,7 +157,7 @@ func StartAt(dir string, memstoreBytes int64, names ...string) ([]*Cluster, erro
 // StopAt stops the clusters DIR/NAME..., or every cluster under DIR when no
 // name is given, and removes their data. Where none runs it does nothing.
 func StopAt(dir string, names ...string) error {
-	return script(nil, append([]string{"stop", dir}, names...)...)
+	return script(commandTimeout, nil, append([]string{"stop", dir}, names...)...)
 }
 
 // Stop closes the cluster's connection, stops it and removes its data.
@@ -168,8 +169,8 @@ func (c *Cluster) Stop() error {
 	return StopAt(filepath.Dir(c.Dir), filepath.Base(c.Dir))
 }
 
-func script(env []string, args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+func script(timeout time.Duration, env []string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, Script(), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -316,7 +317,7 @@ func (c *Cluster) ImageSize(t testing.TB, pool, image string) uint64 {
 
 func (c *Cluster) script(t testing.TB, cmd string) {
 	t.Helper()
-	if err := script(nil, cmd, filepath.Dir(c.Dir), filepath.Base(c.Dir)); err != nil {
+	if err := script(commandTimeout, nil, cmd, filepath.Dir(c.Dir), filepath.Base(c.Dir)); err != nil {
 		t.Fatal(err)
 	}
 }
