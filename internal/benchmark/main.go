@@ -5,52 +5,40 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/ceph/go-ceph/rados"
 	"github.com/ceph/go-ceph/rbd"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/testcluster"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
 )
 
 const (
 	mib = int64(1) << 20
 	gib = int64(1) << 30
+	// pipeTimeout bounds one rbd pipe copy, so a hung cluster fails the run.
+	pipeTimeout = 10 * time.Minute
 )
 
-type cluster struct{ name, conf, keyring, monHost string }
-
-func (c cluster) rbd(args ...string) (string, error) {
-	out, err := exec.Command("rbd", append([]string{"-c", c.conf, "--id", "admin", "--keyring", c.keyring}, args...)...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("rbd %s: %w: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out), nil
-}
-
-func (c cluster) config() cephconn.Config {
-	return cephconn.Config{ConfigFile: c.conf, User: "admin", Keyring: c.keyring, Timeout: 60 * time.Second}
-}
-
 type bench struct {
-	src, dst cluster
+	src, dst *testcluster.Cluster
 	eng      *engine.Engine
-	conn     *rados.Conn // admin on the source, for writing test data
-	dir      string      // the clusters' directory
+	lastCopy time.Duration // the copy phase of the last backup, from the engine's final progress report
+	dir      string        // the clusters' directory
 	quick    bool
 	rows     [][]string
 }
@@ -69,44 +57,20 @@ func main() {
 	}
 }
 
-func harness() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "testcluster", "testcluster.sh")
+// config is client.admin with a longer timeout than tests use: the
+// benchmark's images are larger.
+func config(c *testcluster.Cluster) cephconn.Config {
+	cfg := c.AdminConfig()
+	cfg.Timeout = 60 * time.Second
+	return cfg
 }
 
-func loadCluster(dir, name string) cluster {
-	env := map[string]string{}
-	b, _ := os.ReadFile(filepath.Join(dir, name, "env"))
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok {
-			env[k] = v
-		}
-	}
-	return cluster{name: name, conf: env["CEPH_CONF"], keyring: env["CEPH_KEYRING"], monHost: env["MON_HOST"]}
-}
-
-func newEngine(src, dst cluster) *engine.Engine {
+func newEngine(src, dst *testcluster.Cluster) *engine.Engine {
 	return &engine.Engine{
-		SourceCluster: cephconn.NewClient("cluster", src.config()),
-		BackupCluster: cephconn.NewClient("backup_cluster", dst.config()),
-		Log:           &copyTimes{},
+		SourceCluster: cephconn.NewClient("cluster", config(src)),
+		BackupCluster: cephconn.NewClient("backup_cluster", config(dst)),
 	}
 }
-
-// copyTimes keeps how long the copy phase of the last backup took, from the
-// engine's own log.
-type copyTimes struct{ last time.Duration }
-
-func (c *copyTimes) Info(_ context.Context, msg string, fields map[string]any) {
-	if s, ok := fields["seconds"].(string); ok && msg == "backup transfer done" {
-		if d, err := time.ParseDuration(s + "s"); err == nil {
-			c.last = d
-		}
-	}
-}
-func (*copyTimes) Debug(context.Context, string, map[string]any) {}
-
-func (b *bench) lastCopy() time.Duration { return b.eng.Log.(*copyTimes).last }
 
 func run(quick bool) error {
 	var rows [][]string
@@ -128,13 +92,26 @@ func run(quick bool) error {
 	return nil
 }
 
-// onClusters runs steps on two fresh clusters, stopped afterwards.
+// onClusters runs steps on two fresh clusters, stopped afterwards. They live
+// in a directory of their own, on ports nobody listens on, so they cannot
+// meet the test clusters.
 func onClusters(quick bool, steps []func(*bench) error) (*bench, error) {
 	dir, err := os.MkdirTemp("", "cephbackup-bench-")
 	if err != nil {
 		return nil, err
 	}
-	stop := func() { _ = exec.Command(harness(), "stop", dir).Run(); _ = os.RemoveAll(dir) }
+	var clusters []*testcluster.Cluster
+	stop := func() {
+		for _, c := range clusters {
+			if err := c.Stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "benchmark:", err)
+			}
+		}
+		if err := testcluster.StopAt(dir); err != nil { // what a failed start left
+			fmt.Fprintln(os.Stderr, "benchmark:", err)
+		}
+		_ = os.RemoveAll(dir)
+	}
 	defer stop()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -147,23 +124,16 @@ func onClusters(quick bool, steps []func(*bench) error) (*bench, error) {
 	}()
 
 	fmt.Println("starting two clusters ...")
-	cmd := exec.Command(harness(), "start", dir, "source", "backup")
-	cmd.Env = append(os.Environ(), "TESTCLUSTER_MEMSTORE_BYTES="+fmt.Sprint(16*gib))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("starting clusters: %w\n%s", err, out)
-	}
-	b := &bench{src: loadCluster(dir, "source"), dst: loadCluster(dir, "backup"), dir: dir, quick: quick}
-	b.eng = newEngine(b.src, b.dst)
-	if b.conn, err = rados.NewConnWithUser("admin"); err != nil {
+	if clusters, err = testcluster.StartAt(dir, 16*gib, "source", "backup"); err != nil {
 		return nil, err
 	}
-	if err := b.conn.ReadConfigFile(b.src.conf); err != nil {
-		return nil, err
-	}
-	if err := b.conn.Connect(); err != nil {
-		return nil, err
-	}
-	defer b.conn.Shutdown()
+	b := &bench{src: clusters[0], dst: clusters[1], dir: dir, quick: quick}
+	b.eng = newEngine(b.src, b.dst).WithProgress(func(op string, p transfer.Progress) {
+		// The final report of a transfer comes last and carries its whole duration.
+		if op == "backup" {
+			b.lastCopy = p.Elapsed
+		}
+	})
 	for _, step := range steps {
 		if err := step(b); err != nil {
 			return nil, err
@@ -188,39 +158,22 @@ func (b *bench) record(figure, measured, target string, pass bool) {
 	fmt.Printf("  %s: %s (target %s) %s\n", figure, measured, target, verdict)
 }
 
-// image creates pool/name and writes random data at the given extents.
+// image creates rbd/name and writes random data at the given extents.
 func (b *bench) image(name string, size int64, data ...extent.Extent) error {
-	if _, err := b.src.rbd("create", "--size", fmt.Sprintf("%dB", size), "rbd/"+name); err != nil {
+	if err := b.src.CreateImageErr("rbd", name, uint64(size)); err != nil {
 		return err
 	}
-	ioctx, err := b.conn.OpenIOContext("rbd")
-	if err != nil {
-		return err
-	}
-	defer ioctx.Destroy()
-	img, err := rbd.OpenImage(ioctx, name, rbd.NoSnapshot)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	rng := rand.New(rand.NewSource(size))
-	buf := make([]byte, 4*mib)
-	for _, e := range data {
-		for off := e.Off; off < e.End(); {
-			n := min(uint64(len(buf)), e.End()-off)
-			rng.Read(buf[:n])
-			if _, err := img.WriteAt(buf[:n], int64(off)); err != nil {
-				return err
-			}
-			off += n
+	for i, e := range data {
+		if err := b.src.WriteRandomErr("rbd", name, int64(e.Off), int64(e.Len), size+int64(i)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 func (b *bench) removeSource(name string) {
-	_, _ = b.src.rbd("snap", "purge", "--no-progress", "rbd/"+name)
-	_, _ = b.src.rbd("rm", "--no-progress", "rbd/"+name)
+	_, _ = b.src.RBDErr("snap", "purge", "--no-progress", "rbd/"+name)
+	_, _ = b.src.RBDErr("rm", "--no-progress", "rbd/"+name)
 }
 
 // backup times a full or incremental backup with the engine.
@@ -275,18 +228,14 @@ func (b *bench) fullVersusPipe() error {
 			// snapshot, target image, then the copy, which ends with the
 			// target's snapshot.
 			target, snap := fmt.Sprintf("backups/pipe%d", i), fmt.Sprintf("rbd/full@pipe%d", i)
-			src := fmt.Sprintf("rbd -c %s --id admin --keyring %s", b.src.conf, b.src.keyring)
-			dst := fmt.Sprintf("rbd -c %s --id admin --keyring %s", b.dst.conf, b.dst.keyring)
-			pipe := fmt.Sprintf("%s snap create --no-progress %s && %s create --size %dB %s && %s export-diff --no-progress %s - | %s import-diff --no-progress - %s",
-				src, snap, dst, size, target, src, snap, dst, target)
 			start := time.Now()
-			if out, err := exec.Command("bash", "-o", "pipefail", "-c", pipe).CombinedOutput(); err != nil {
-				return fmt.Errorf("rbd pipe: %w: %s", err, out)
+			if err := b.rbdPipe(snap, target, size); err != nil {
+				return err
 			}
 			pipeTimes = append(pipeTimes, time.Since(start))
-			_, _ = b.src.rbd("snap", "rm", "--no-progress", snap)
-			_, _ = b.dst.rbd("snap", "purge", "--no-progress", target)
-			_, _ = b.dst.rbd("rm", "--no-progress", target)
+			_, _ = b.src.RBDErr("snap", "rm", "--no-progress", snap)
+			_, _ = b.dst.RBDErr("snap", "purge", "--no-progress", target)
+			_, _ = b.dst.RBDErr("rm", "--no-progress", target)
 		}
 	}
 	e, p := median(engineTimes), median(pipeTimes)
@@ -294,11 +243,11 @@ func (b *bench) fullVersusPipe() error {
 		fmt.Sprintf("%.2fs vs %.2fs = %.2fx (%.0f vs %.0f MiB/s)", e.Seconds(), p.Seconds(), p.Seconds()/e.Seconds(), rate(size, e), rate(size, p)),
 		">= 1.30x", p.Seconds()/e.Seconds() >= 1.3)
 
-	if _, err := b.dst.rbd("create", "--size", fmt.Sprintf("%dB", size), "backups/ceiling"); err != nil {
+	if err := b.dst.CreateImageErr("backups", "ceiling", uint64(size)); err != nil {
 		return err
 	}
-	out, err := b.dst.rbd("bench", "--io-type", "write", "--io-size", "4M", "--io-threads", "16", "--io-total", fmt.Sprintf("%dB", size), "backups/ceiling")
-	_, _ = b.dst.rbd("rm", "--no-progress", "backups/ceiling")
+	out, err := b.dst.RBDErr("bench", "--io-type", "write", "--io-size", "4M", "--io-threads", "16", "--io-total", fmt.Sprintf("%dB", size), "backups/ceiling")
+	_, _ = b.dst.RBDErr("rm", "--no-progress", "backups/ceiling")
 	if err != nil {
 		return err
 	}
@@ -309,6 +258,40 @@ func (b *bench) fullVersusPipe() error {
 	engineRate := rate(size, e)
 	b.record("2. engine full backup vs rbd bench write ceiling (4M, 16 threads)",
 		fmt.Sprintf("%.0f of %.0f MiB/s = %.0f%%", engineRate, ceiling, 100*engineRate/ceiling), ">= 85%", engineRate >= 0.85*ceiling)
+	return nil
+}
+
+// rbdPipe snapshots the source as snap, creates target on the backup cluster
+// and copies the snapshot with rbd export-diff | rbd import-diff.
+func (b *bench) rbdPipe(snap, target string, size int64) error {
+	if _, err := b.src.RBDErr("snap", "create", "--no-progress", snap); err != nil {
+		return err
+	}
+	if _, err := b.dst.RBDErr("create", "--size", fmt.Sprintf("%dB", size), target); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pipeTimeout)
+	defer cancel()
+	export := b.src.CommandContext(ctx, "rbd", "export-diff", "--no-progress", snap, "-")
+	imp := b.dst.CommandContext(ctx, "rbd", "import-diff", "--no-progress", "-", target)
+	var exportErr, importErr strings.Builder
+	export.Stderr, imp.Stderr = &exportErr, &importErr
+	pipe, err := export.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	imp.Stdin = pipe
+	if err := export.Start(); err != nil {
+		return err
+	}
+	if err := imp.Run(); err != nil {
+		_ = export.Process.Kill()
+		_ = export.Wait()
+		return fmt.Errorf("rbd import-diff %s: %w: %s", target, err, importErr.String())
+	}
+	if err := export.Wait(); err != nil {
+		return fmt.Errorf("rbd export-diff %s: %w: %s", snap, err, exportErr.String())
+	}
 	return nil
 }
 
@@ -345,7 +328,7 @@ func (b *bench) incremental() error {
 	if err != nil {
 		return err
 	}
-	fullCopy := b.lastCopy()
+	fullCopy := b.lastCopy
 	// Scattered writes of 4 to 64 KiB until 1% of the image has changed.
 	rng := rand.New(rand.NewSource(42))
 	var changed extent.Set
@@ -356,29 +339,23 @@ func (b *bench) incremental() error {
 		writes = append(writes, extent.Extent{Off: off, Len: n})
 		changed = extent.Union(changed, extent.Set{{Off: off, Len: n}})
 	}
-	ioctx, err := b.conn.OpenIOContext("rbd")
-	if err != nil {
-		return err
-	}
-	img, err := rbd.OpenImage(ioctx, "incr", rbd.NoSnapshot)
-	if err != nil {
-		ioctx.Destroy()
-		return err
-	}
-	buf := make([]byte, 64<<10)
-	for _, w := range writes {
-		rng.Read(buf[:w.Len])
-		if _, err := img.WriteAt(buf[:w.Len], int64(w.Off)); err != nil {
-			return err
+	if err := b.src.OnImage("rbd", "incr", func(img *rbd.Image) error {
+		buf := make([]byte, 64<<10)
+		for _, w := range writes {
+			rng.Read(buf[:w.Len])
+			if _, err := img.WriteAt(buf[:w.Len], int64(w.Off)); err != nil {
+				return err
+			}
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
-	img.Close()
-	ioctx.Destroy()
 	incTime, inc, err := b.backup("incr", full.ID)
 	if err != nil {
 		return err
 	}
-	incCopy := b.lastCopy()
+	incCopy := b.lastCopy
 	defer func() { _ = b.forget("incr", full, inc) }()
 	// The whole time includes removing the parent's source snapshot, a
 	// monitor commit paced by paxos_propose_interval (about 0.85 s here)
@@ -460,10 +437,16 @@ func (b *bench) rss() error {
 }
 
 func childBackup(dir, name string) int {
-	eng := newEngine(loadCluster(dir, "source"), loadCluster(dir, "backup"))
-	rec, err := eng.Backup(context.Background(), engine.BackupRequest{Pool: "rbd", Image: name, BackupPool: "backups"}, nil)
+	src, srcErr := testcluster.Load(dir, "source")
+	dst, dstErr := testcluster.Load(dir, "backup")
+	err := errors.Join(srcErr, dstErr)
 	if err == nil {
-		_, err = eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: "backups", Pool: "rbd", Image: name, ID: rec.ID})
+		eng := newEngine(src, dst)
+		var rec chain.Record
+		rec, err = eng.Backup(context.Background(), engine.BackupRequest{Pool: "rbd", Image: name, BackupPool: "backups"}, nil)
+		if err == nil {
+			_, err = eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: "backups", Pool: "rbd", Image: name, ID: rec.ID})
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

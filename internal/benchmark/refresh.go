@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,7 @@ import (
 )
 
 // 6: `terraform plan` over 200 existing backups (10 images x 20 points),
-// with the state written directly, as if they had been applied.
+// imported into a state of Terraform's own making beforehand.
 func (b *bench) refresh() error {
 	images, points := 10, 20
 	if b.quick {
@@ -35,7 +36,7 @@ provider "cephbackup" {
   cluster        = { config_file = %q, keyring = %q }
   backup_cluster = { config_file = %q, keyring = %q }
 }
-`, b.src.conf, b.src.keyring, b.dst.conf, b.dst.keyring)
+`, b.src.ConfFile, b.src.AdminKeyring, b.dst.ConfFile, b.dst.AdminKeyring)
 	// Setting up is not measured. Each backup waits on monitor commits, so
 	// the images' chains are built in parallel, where those commits batch.
 	chains := make([][]chain.Record, images)
@@ -57,27 +58,18 @@ provider "cephbackup" {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	var resources []any
+	want := map[string]string{} // resource address -> backup id
 	for i, recs := range chains {
 		for p, rec := range recs {
 			typ, block := "cephbackup_full", fmt.Sprintf("r%d_%d", i, p)
 			body := fmt.Sprintf("  pool = \"rbd\"\n  image = %q\n  backup_pool = \"backups\"\n", rec.Image)
-			attrs := map[string]any{
-				"id": rec.ID, "pool": "rbd", "image": rec.Image, "backup_pool": "backups", "snapshot": rec.Snapshot,
-				"backup_image": chain.BackupImageName(rec.Image), "size": rec.Size, "transferred_bytes": rec.TransferredBytes,
-				"created_at": rec.CreatedAt.UTC().Format(time.RFC3339), "verify": false, "sha256": nil, "timeouts": nil,
-			}
 			if rec.ParentID != "" {
 				typ = "cephbackup_incremental"
 				body += fmt.Sprintf("  parent_id = %q\n", rec.ParentID)
-				attrs["parent_id"] = rec.ParentID
 			}
-			fmt.Fprintf(&config, "resource %q %q {\n%s}\n", typ, block, body)
-			resources = append(resources, map[string]any{
-				"mode": "managed", "type": typ, "name": block,
-				"provider":  `provider["registry.terraform.io/cephbackup/cephbackup"]`,
-				"instances": []any{map[string]any{"schema_version": 0, "attributes": attrs, "sensitive_attributes": []any{}}},
-			})
+			address := typ + "." + block
+			want[address] = rec.ID
+			fmt.Fprintf(&config, "resource %q %q {\n%s}\nimport {\n  to = %s\n  id = \"backups/%s\"\n}\n", typ, block, body, address, rec.ID)
 		}
 	}
 
@@ -93,14 +85,28 @@ provider "cephbackup" {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the provider: %w: %s", err, out)
 	}
-	state, _ := json.MarshalIndent(map[string]any{
-		"version": 4, "terraform_version": "1.5.7", "serial": 1, "lineage": chain.NewID(), "outputs": map[string]any{}, "resources": resources,
-	}, "", "  ")
 	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/cephbackup/cephbackup\" = %q\n  }\n  direct {}\n}\n", filepath.Join(work, "bin"))
-	for name, content := range map[string]string{"main.tf": config.String(), "terraform.tfstate": string(state), "cli.tfrc": rc} {
+	for name, content := range map[string]string{"main.tf": config.String(), "cli.tfrc": rc} {
 		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o600); err != nil {
 			return err
 		}
+	}
+	tf := func(args ...string) ([]byte, error) {
+		cmd := exec.Command("terraform", append([]string{"-chdir=" + work}, args...)...)
+		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+filepath.Join(work, "cli.tfrc"), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return out, fmt.Errorf("terraform %s: %w\n%s%s", strings.Join(args, " "), err, out, stderr.String())
+		}
+		return out, nil
+	}
+	if _, err := tf("apply", "-auto-approve", "-input=false", "-no-color"); err != nil {
+		return err
+	}
+	if err := checkImported(tf, want); err != nil {
+		return err
 	}
 
 	// Count the provider's TCP sessions to each cluster's monitor while it runs.
@@ -113,7 +119,7 @@ provider "cephbackup" {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			s, d := monSessions(b.src.monHost), monSessions(b.dst.monHost)
+			s, d := monSessions(b.src.MonHost), monSessions(b.dst.MonHost)
 			if s > srcMons.Load() {
 				srcMons.Store(s)
 			}
@@ -122,18 +128,94 @@ provider "cephbackup" {
 			}
 		}
 	}()
-	plan := exec.Command("terraform", "-chdir="+work, "plan", "-no-color", "-detailed-exitcode")
-	plan.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+filepath.Join(work, "cli.tfrc"), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
 	start := time.Now()
-	out, err := plan.CombinedOutput()
+	_, err = tf("plan", "-input=false", "-no-color", "-out=refresh.tfplan")
 	took := time.Since(start)
 	close(done)
-	if err != nil { // exit 2 would mean changes: the state did not match
-		return fmt.Errorf("terraform plan: %w\n%s", err, out)
+	if err != nil {
+		return err
+	}
+	if err := checkNoChanges(tf, "refresh.tfplan"); err != nil {
+		return err
 	}
 	b.record(fmt.Sprintf("6. terraform plan refreshing %d backups", images*points),
 		fmt.Sprintf("%.1fs, no changes, %d monitor session(s) to the source and %d to the backup cluster", took.Seconds(), srcMons.Load(), dstMons.Load()),
 		"<= 10s, one connection per cluster", took <= 10*time.Second && srcMons.Load() <= 1 && dstMons.Load() <= 1)
+	return nil
+}
+
+// tfState is what the benchmark reads of `terraform show -json`.
+type tfState struct {
+	Values struct {
+		RootModule struct {
+			Resources []struct {
+				Address string `json:"address"`
+				Values  struct {
+					ID string `json:"id"`
+				} `json:"values"`
+			} `json:"resources"`
+		} `json:"root_module"`
+	} `json:"values"`
+}
+
+// tfPlan is what the benchmark reads of `terraform show -json PLANFILE`.
+type tfPlan struct {
+	ResourceChanges []struct {
+		Address string `json:"address"`
+		Change  struct {
+			Actions []string `json:"actions"`
+		} `json:"change"`
+	} `json:"resource_changes"`
+}
+
+// checkImported says which of want (address -> backup id) the state lacks
+// or holds with another id.
+func checkImported(tf func(...string) ([]byte, error), want map[string]string) error {
+	out, err := tf("show", "-json")
+	if err != nil {
+		return err
+	}
+	var st tfState
+	if err := json.Unmarshal(out, &st); err != nil {
+		return fmt.Errorf("reading terraform show -json: %w", err)
+	}
+	got := map[string]string{}
+	for _, r := range st.Values.RootModule.Resources {
+		got[r.Address] = r.Values.ID
+	}
+	var wrong []string
+	for address, id := range want {
+		if got[address] != id {
+			wrong = append(wrong, fmt.Sprintf("%s: id %q, want %q", address, got[address], id))
+		}
+	}
+	if len(wrong) > 0 {
+		sort.Strings(wrong)
+		return fmt.Errorf("the import left %d of %d backups wrong in the state:\n%s", len(wrong), len(want), strings.Join(wrong, "\n"))
+	}
+	return nil
+}
+
+// checkNoChanges fails naming every resource the plan would change: a
+// refresh of backups that are all there must change nothing.
+func checkNoChanges(tf func(...string) ([]byte, error), planFile string) error {
+	out, err := tf("show", "-json", planFile)
+	if err != nil {
+		return err
+	}
+	var plan tfPlan
+	if err := json.Unmarshal(out, &plan); err != nil {
+		return fmt.Errorf("reading terraform show -json %s: %w", planFile, err)
+	}
+	var changed []string
+	for _, rc := range plan.ResourceChanges {
+		if a := rc.Change.Actions; len(a) != 1 || a[0] != "no-op" {
+			changed = append(changed, fmt.Sprintf("%s: %s", rc.Address, strings.Join(a, ", ")))
+		}
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("terraform plan wants to change %d backups that are all there:\n%s", len(changed), strings.Join(changed, "\n"))
+	}
 	return nil
 }
 
@@ -147,7 +229,7 @@ func (b *bench) chainOf(name string, n int) ([]chain.Record, error) {
 	parent := ""
 	for p := range n {
 		if p > 0 {
-			if _, err := b.src.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "16K", "rbd/"+name); err != nil {
+			if _, err := b.src.RBDErr("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "16K", "rbd/"+name); err != nil {
 				return recs, err
 			}
 		}

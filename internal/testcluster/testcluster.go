@@ -1,6 +1,10 @@
 // Package testcluster gives tests real, throwaway Ceph clusters: the ones
 // `make testacc` starts (named "source" and "backup"), or extra ones a test
 // starts for itself, plus helpers that check results with the rbd CLI.
+//
+// Helpers taking a testing.TB fail the test; the ones named ...Err, and
+// Load, StartAt, StopAt and Cluster.Stop, return errors instead, for
+// programs such as the benchmark.
 package testcluster
 
 import (
@@ -61,23 +65,34 @@ func Get(t testing.TB, name string) *Cluster {
 	if dir == "" {
 		t.Fatalf("%s is not set: start the test clusters with `make testacc`", DirEnv)
 	}
-	return load(t, filepath.Join(dir, name), name)
+	c, err := Load(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
-func load(t testing.TB, dir, name string) *Cluster {
-	t.Helper()
+// Load returns the running cluster DIR/NAME, from the env file the script
+// wrote when it started it.
+func Load(dir, name string) (*Cluster, error) {
+	dir = filepath.Join(dir, name)
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if c, ok := registry[dir]; ok {
-		return c
+		return c, nil
 	}
 	env, err := readEnv(filepath.Join(dir, "env"))
 	if err != nil {
-		t.Fatalf("cluster %s: %v (is it started?)", name, err)
+		return nil, fmt.Errorf("cluster %s: %w (is it started?)", name, err)
 	}
 	c := &Cluster{Name: name, Dir: dir, ConfFile: env["CEPH_CONF"], AdminKeyring: env["CEPH_KEYRING"], MonHost: env["MON_HOST"], FSID: env["FSID"]}
+	for k, v := range map[string]string{"CEPH_CONF": c.ConfFile, "CEPH_KEYRING": c.AdminKeyring, "MON_HOST": c.MonHost, "FSID": c.FSID} {
+		if v == "" {
+			return nil, fmt.Errorf("cluster %s: %s has no %s (written by another version of testcluster.sh? stop and start it again)", name, filepath.Join(dir, "env"), k)
+		}
+	}
 	registry[dir] = c
-	return c
+	return c, nil
 }
 
 func readEnv(path string) (map[string]string, error) {
@@ -105,34 +120,75 @@ func Start(t testing.TB, name string) *Cluster {
 	}
 	base = filepath.Join(base, "extra")
 	name = fmt.Sprintf("%s-%d", name, time.Now().UnixNano()%1e6)
-	if out, err := run(Script(), "start", base, name); err != nil {
-		t.Fatalf("starting cluster %s: %v\n%s", name, err, out)
+	cs, err := StartAt(base, 0, name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	c := load(t, filepath.Join(base, name), name)
 	t.Cleanup(func() {
-		c.closeConn()
-		if out, err := run(Script(), "stop", base, name); err != nil {
-			t.Errorf("stopping cluster %s: %v\n%s", name, err, out)
+		if err := cs[0].Stop(); err != nil {
+			t.Error(err)
 		}
-		registryMu.Lock()
-		delete(registry, c.Dir)
-		registryMu.Unlock()
 	})
-	return c
+	return cs[0]
 }
 
-func run(name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+// StartAt starts (or finds running) the clusters DIR/NAME... with a memstore
+// OSD of memstoreBytes each (0: the script's default).
+func StartAt(dir string, memstoreBytes int64, names ...string) ([]*Cluster, error) {
+	var env []string
+	if memstoreBytes > 0 {
+		env = []string{fmt.Sprintf("TESTCLUSTER_MEMSTORE_BYTES=%d", memstoreBytes)}
+	}
+	// Each start gets the time of one command: a loaded machine starts them slowly.
+	if err := script(time.Duration(max(len(names), 1))*commandTimeout, env, append([]string{"start", dir}, names...)...); err != nil {
+		return nil, err
+	}
+	cs := make([]*Cluster, len(names))
+	for i, name := range names {
+		c, err := Load(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		cs[i] = c
+	}
+	return cs, nil
+}
+
+// StopAt stops the clusters DIR/NAME..., or every cluster under DIR when no
+// name is given, and removes their data. Where none runs it does nothing.
+func StopAt(dir string, names ...string) error {
+	return script(commandTimeout, nil, append([]string{"stop", dir}, names...)...)
+}
+
+// Stop closes the cluster's connection, stops it and removes its data.
+func (c *Cluster) Stop() error {
+	c.closeConn()
+	registryMu.Lock()
+	delete(registry, c.Dir)
+	registryMu.Unlock()
+	return StopAt(filepath.Dir(c.Dir), filepath.Base(c.Dir))
+}
+
+func script(timeout time.Duration, env []string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
+	cmd := exec.CommandContext(ctx, Script(), args...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("testcluster.sh %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// CommandContext is a Ceph CLI (rbd, ceph) run as the cluster's client.admin.
+func (c *Cluster) CommandContext(ctx context.Context, tool string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, tool, append([]string{"-c", c.ConfFile, "--keyring", c.AdminKeyring, "--id", "admin"}, args...)...)
 }
 
 func (c *Cluster) cli(tool string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	full := append([]string{"-c", c.ConfFile, "--keyring", c.AdminKeyring, "--id", "admin"}, args...)
-	cmd := exec.CommandContext(ctx, tool, full...)
+	cmd := c.CommandContext(ctx, tool, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -155,10 +211,13 @@ func (c *Cluster) RBD(t testing.TB, args ...string) string {
 	return out
 }
 
+// CephErr runs the ceph CLI as client.admin.
+func (c *Cluster) CephErr(args ...string) (string, error) { return c.cli("ceph", args...) }
+
 // Ceph runs the ceph CLI as client.admin and fails t on a non-zero exit.
 func (c *Cluster) Ceph(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := c.cli("ceph", args...)
+	out, err := c.CephErr(args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +254,7 @@ func (c *Cluster) ExportSHA256(t testing.TB, spec string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "rbd", "-c", c.ConfFile, "--keyring", c.AdminKeyring, "--id", "admin", "export", "--no-progress", spec, "-")
+	cmd := c.CommandContext(ctx, "rbd", "export", "--no-progress", spec, "-")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -258,8 +317,8 @@ func (c *Cluster) ImageSize(t testing.TB, pool, image string) uint64 {
 
 func (c *Cluster) script(t testing.TB, cmd string) {
 	t.Helper()
-	if out, err := run(Script(), cmd, filepath.Dir(c.Dir), filepath.Base(c.Dir)); err != nil {
-		t.Fatalf("%s %s: %v\n%s", cmd, c.Name, err, out)
+	if err := script(commandTimeout, nil, cmd, filepath.Dir(c.Dir), filepath.Base(c.Dir)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -278,12 +337,11 @@ func (c *Cluster) AdminConfig() cephconn.Config {
 
 // admin returns a cached go-ceph connection as client.admin. Discards zero
 // even small unaligned ranges (rbd_skip_partial_discard=false).
-func (c *Cluster) admin(t testing.TB) *rados.Conn {
-	t.Helper()
+func (c *Cluster) admin() (*rados.Conn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.conn != nil {
-		return c.conn
+		return c.conn, nil
 	}
 	conn, err := rados.NewConnWithUser("admin")
 	if err == nil {
@@ -296,10 +354,10 @@ func (c *Cluster) admin(t testing.TB) *rados.Conn {
 		err = conn.Connect()
 	}
 	if err != nil {
-		t.Fatalf("connecting to %s as admin: %v", c.Name, err)
+		return nil, fmt.Errorf("connecting to %s as admin: %w", c.Name, err)
 	}
 	c.conn = conn
-	return conn
+	return conn, nil
 }
 
 func (c *Cluster) closeConn() {
@@ -311,27 +369,47 @@ func (c *Cluster) closeConn() {
 	}
 }
 
-func (c *Cluster) withImage(t testing.TB, pool, image string, f func(*rbd.Image) error) {
-	t.Helper()
-	ioctx, err := c.admin(t).OpenIOContext(pool)
+// OnImage runs f on pool/image, opened read-write as client.admin.
+func (c *Cluster) OnImage(pool, image string, f func(*rbd.Image) error) error {
+	conn, err := c.admin()
 	if err != nil {
-		t.Fatal(err)
+		return err
+	}
+	ioctx, err := conn.OpenIOContext(pool)
+	if err != nil {
+		return fmt.Errorf("%s: pool %s: %w", c.Name, pool, err)
 	}
 	defer ioctx.Destroy()
 	img, err := rbd.OpenImage(ioctx, image, rbd.NoSnapshot)
 	if err != nil {
-		t.Fatalf("opening %s/%s: %v", pool, image, err)
+		return fmt.Errorf("opening %s/%s: %w", pool, image, err)
 	}
 	defer img.Close()
 	if err := f(img); err != nil {
-		t.Fatalf("%s/%s: %v", pool, image, err)
+		return fmt.Errorf("%s/%s: %w", pool, image, err)
 	}
+	return nil
+}
+
+func (c *Cluster) withImage(t testing.TB, pool, image string, f func(*rbd.Image) error) {
+	t.Helper()
+	if err := c.OnImage(pool, image, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CreateImageErr creates pool/image with the cluster's default features.
+func (c *Cluster) CreateImageErr(pool, image string, size uint64) error {
+	_, err := c.RBDErr("create", "--no-progress", "--size", fmt.Sprintf("%dB", size), pool+"/"+image)
+	return err
 }
 
 // CreateImage creates pool/image with the cluster's default features.
 func (c *Cluster) CreateImage(t testing.TB, pool, image string, size uint64) {
 	t.Helper()
-	c.RBD(t, "create", "--no-progress", "--size", fmt.Sprintf("%dB", size), pool+"/"+image)
+	if err := c.CreateImageErr(pool, image, size); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Write writes data at off.
@@ -343,11 +421,10 @@ func (c *Cluster) Write(t testing.TB, pool, image string, off int64, data []byte
 	})
 }
 
-// WriteRandom writes length bytes of pseudo-random data, the same for the same seed.
-func (c *Cluster) WriteRandom(t testing.TB, pool, image string, off, length, seed int64) {
-	t.Helper()
+// WriteRandomErr writes length bytes of pseudo-random data, the same for the same seed.
+func (c *Cluster) WriteRandomErr(pool, image string, off, length, seed int64) error {
 	rng := rand.New(rand.NewSource(seed))
-	c.withImage(t, pool, image, func(img *rbd.Image) error {
+	return c.OnImage(pool, image, func(img *rbd.Image) error {
 		buf := make([]byte, 4<<20)
 		for done := int64(0); done < length; {
 			n := min(int64(len(buf)), length-done)
@@ -359,6 +436,14 @@ func (c *Cluster) WriteRandom(t testing.TB, pool, image string, off, length, see
 		}
 		return nil
 	})
+}
+
+// WriteRandom writes length bytes of pseudo-random data, the same for the same seed.
+func (c *Cluster) WriteRandom(t testing.TB, pool, image string, off, length, seed int64) {
+	t.Helper()
+	if err := c.WriteRandomErr(pool, image, off, length, seed); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Discard zeroes [off, off+length), even where it is small and unaligned.

@@ -7,14 +7,30 @@
 #   testcluster.sh pause|resume DIR NAME      SIGSTOP / SIGCONT the OSD
 #
 # Each cluster gets its own fsid, port, config, keyrings and data under DIR/NAME, and a
-# shell-sourceable DIR/NAME/env. Daemons are stopped by their pid files, never by name.
-set -euo pipefail
+# shell-sourceable DIR/NAME/env. Daemons are stopped by their pid files, never by name, and
+# only while the pid still runs this cluster's config (a pid can be reused once it exits).
+# Stopping where no cluster is (or no DIR) succeeds. Setup output goes to DIR/NAME/log/setup.log.
+set -Eeuo pipefail
+# Anything that fails without its own message still says what and where.
+trap 'echo "testcluster: line $LINENO: \"$BASH_COMMAND\" failed (exit $?)" >&2' ERR
 
 MEMSTORE_BYTES=${TESTCLUSTER_MEMSTORE_BYTES:-$((8 << 30))}
 
 die() { echo "testcluster: $*" >&2; exit 1; }
 
-alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# ours PID CONF: PID is a daemon started with -c CONF (not a process that
+# took over the pid of one that exited).
+ours() {
+	local arg
+	[[ -r /proc/$1/cmdline ]] || return 1
+	while IFS= read -r -d '' arg; do
+		[[ $arg == "$2" ]] && return 0
+	done <"/proc/$1/cmdline"
+	return 1
+}
+
+# alive PIDFILE CONF: the pid file names a running daemon of this cluster.
+alive() { [[ -f $1 ]] && ours "$(cat "$1")" "$2"; }
 
 free_port() {
 	local port
@@ -36,17 +52,28 @@ show_logs() {
 	done
 }
 
+# quiet DIR CMD...: run CMD with its output in DIR/log/setup.log; on failure
+# say which command failed, show the logs and stop.
+quiet() {
+	local d=$1 rc=0
+	shift
+	"$@" >>"$d/log/setup.log" 2>&1 || rc=$?
+	if ((rc != 0)); then
+		show_logs "$d"
+		die "$d: '$*' failed (exit $rc); its output is in $d/log/setup.log"
+	fi
+}
+
 start_one() {
-	local d=$1
-	if alive "$d/run/mon.a.pid" && alive "$d/run/osd.0.pid"; then
+	local d=$1 conf=$1/ceph.conf
+	if alive "$d/run/mon.a.pid" "$conf" && alive "$d/run/osd.0.pid" "$conf"; then
 		return 0 # already running
 	fi
 	stop_one "$d"
 	mkdir -p "$d"/{run,log,mon.a,osd.0}
-	local fsid port conf
+	local fsid port
 	fsid=$(cat /proc/sys/kernel/random/uuid)
 	port=$(free_port)
-	conf=$d/ceph.conf
 	cat >"$conf" <<-CONF
 	[global]
 	fsid = $fsid
@@ -80,37 +107,36 @@ start_one() {
 	osd max object namespace len = 64
 	CONF
 
-	ceph-authtool --create-keyring "$d/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
-	ceph-authtool --create-keyring "$d/ceph.client.admin.keyring" --gen-key -n client.admin \
-		--cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *' >/dev/null
-	ceph-authtool "$d/mon.keyring" --import-keyring "$d/ceph.client.admin.keyring" >/dev/null
+	quiet "$d" ceph-authtool --create-keyring "$d/mon.keyring" --gen-key -n mon. --cap mon 'allow *'
+	quiet "$d" ceph-authtool --create-keyring "$d/ceph.client.admin.keyring" --gen-key -n client.admin \
+		--cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *'
+	quiet "$d" ceph-authtool "$d/mon.keyring" --import-keyring "$d/ceph.client.admin.keyring"
 	chmod 600 "$d"/*.keyring
-	monmaptool --create --addv a "[v1:127.0.0.1:$port]" --fsid "$fsid" "$d/monmap" >/dev/null
+	quiet "$d" monmaptool --create --addv a "[v1:127.0.0.1:$port]" --fsid "$fsid" "$d/monmap"
 
-	ceph-mon -c "$conf" --mkfs -i a --monmap "$d/monmap" --keyring "$d/mon.keyring" >/dev/null 2>&1 ||
-		{ show_logs "$d"; die "$d: ceph-mon --mkfs failed"; }
-	ceph-mon -c "$conf" -i a || { show_logs "$d"; die "$d: ceph-mon did not start"; }
+	quiet "$d" ceph-mon -c "$conf" --mkfs -i a --monmap "$d/monmap" --keyring "$d/mon.keyring"
+	quiet "$d" ceph-mon -c "$conf" -i a
 
-	local c="ceph -c $conf --connect-timeout 20"
+	local -a c=(ceph -c "$conf" --connect-timeout 20)
 	local id
-	id=$($c osd create) || { show_logs "$d"; die "$d: monitor not answering"; }
-	ceph-osd -c "$conf" -i "$id" --mkfs --mkkey --no-mon-config >/dev/null 2>&1 ||
-		{ show_logs "$d"; die "$d: ceph-osd --mkfs failed"; }
-	$c auth add "osd.$id" osd 'allow *' mon 'allow profile osd' -i "$d/osd.0/keyring" >/dev/null 2>&1
-	$c osd crush add "osd.$id" 1 root=default host=localhost >/dev/null 2>&1 || true
-	ceph-osd -c "$conf" -i "$id" 2>/dev/null || { show_logs "$d"; die "$d: ceph-osd did not start"; }
+	id=$("${c[@]}" osd create 2>>"$d/log/setup.log") ||
+		{ show_logs "$d"; die "$d: the monitor is not answering ('ceph osd create' failed; see $d/log/setup.log)"; }
+	quiet "$d" ceph-osd -c "$conf" -i "$id" --mkfs --mkkey --no-mon-config
+	quiet "$d" "${c[@]}" auth add "osd.$id" osd 'allow *' mon 'allow profile osd' -i "$d/osd.0/keyring"
+	quiet "$d" "${c[@]}" osd crush add "osd.$id" 1 root=default host=localhost
+	quiet "$d" ceph-osd -c "$conf" -i "$id"
 
 	local up=""
 	for _ in $(seq 60); do
-		up=$($c osd stat -f json 2>/dev/null | sed -n 's/.*"num_up_osds":\([0-9]*\).*/\1/p')
+		up=$("${c[@]}" osd stat -f json 2>/dev/null | sed -n 's/.*"num_up_osds":\([0-9]*\).*/\1/p') || true
 		[[ $up == 1 ]] && break
 		sleep 0.5
 	done
-	[[ $up == 1 ]] || { show_logs "$d"; die "$d: the OSD did not come up"; }
+	[[ $up == 1 ]] || { show_logs "$d"; die "$d: the OSD did not come up within 30 s"; }
 
 	for pool in rbd backups; do
-		$c osd pool create "$pool" 8 8 >/dev/null 2>&1
-		rbd -c "$conf" pool init "$pool" || die "$d: rbd pool init $pool failed"
+		quiet "$d" "${c[@]}" osd pool create "$pool" 8 8
+		quiet "$d" rbd -c "$conf" pool init "$pool"
 	done
 
 	cat >"$d/env" <<-ENV
@@ -123,27 +149,32 @@ start_one() {
 	ENV
 }
 
-# kill_pidfile PIDFILE: TERM, then KILL if it is still there after 5 s.
+# kill_pidfile PIDFILE CONF: TERM, then KILL if it is still there after 5 s;
+# every signal only while the pid is still this cluster's daemon.
 kill_pidfile() {
-	local f=$1 pid
+	local f=$1 conf=$2 pid
 	[[ -f $f ]] || return 0
 	pid=$(cat "$f")
-	if kill -0 "$pid" 2>/dev/null; then
+	if ours "$pid" "$conf"; then
 		kill -CONT "$pid" 2>/dev/null || true # a paused daemon cannot exit
 		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
+			ours "$pid" "$conf" || break
 			sleep 0.1
 		done
-		kill -KILL "$pid" 2>/dev/null || true
+		if ours "$pid" "$conf"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	elif kill -0 "$pid" 2>/dev/null; then
+		echo "testcluster: $f: pid $pid is not a daemon started with -c $conf any more; left alone" >&2
 	fi
 	rm -f "$f"
 }
 
 stop_daemons() {
 	local d=$1
-	kill_pidfile "$d/run/osd.0.pid"
-	kill_pidfile "$d/run/mon.a.pid"
+	kill_pidfile "$d/run/osd.0.pid" "$d/ceph.conf"
+	kill_pidfile "$d/run/mon.a.pid" "$d/ceph.conf"
 }
 
 stop_one() {
@@ -155,7 +186,7 @@ stop_one() {
 
 signal_osd() {
 	local d=$1 sig=$2
-	alive "$d/run/osd.0.pid" || die "$d: the OSD is not running"
+	alive "$d/run/osd.0.pid" "$d/ceph.conf" || die "$d: the OSD is not running"
 	kill "-$sig" "$(cat "$d/run/osd.0.pid")"
 }
 
@@ -163,8 +194,15 @@ cmd=${1:-}
 dir=${2:-}
 [[ -n $cmd && -n $dir ]] || die "usage: $0 start|stop|stop-daemons|pause|resume DIR [NAME...]"
 shift 2
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
+if [[ $cmd == start ]]; then
+	mkdir -p "$dir"
+elif [[ ! -d $dir ]]; then
+	[[ $cmd == stop ]] && exit 0 # nothing to stop
+	die "$dir: no such directory"
+fi
+# The physical path: daemons are recognised by the config path they were
+# started with, whatever symlink DIR is reached through.
+dir=$(cd "$dir" && pwd -P)
 
 case $cmd in
 start)
@@ -173,7 +211,9 @@ start)
 	;;
 stop)
 	if [[ $# -eq 0 ]]; then
-		for d in "$dir"/*/; do [[ -f $d/ceph.conf ]] && stop_one "${d%/}"; done
+		for d in "$dir"/*/; do
+			if [[ -f $d/ceph.conf ]]; then stop_one "${d%/}"; fi
+		done
 	else
 		for name in "$@"; do stop_one "$dir/$name"; done
 	fi
