@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -152,7 +153,24 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		started(rec)
 	}
 
-	rec, err = e.fill(ctx, dst, req, rec, pts, head)
+	// Once the copy is planned the older source snapshots are no longer
+	// read, so their removal (a monitor commit each, about a second)
+	// overlaps the copy instead of following it, and is joined before the
+	// backup returns. Should the copy fail, the parent's snapshot is gone
+	// all the same: the next backup of the image then copies the whole image
+	// into the backup image (exact, with a warning at plan), as after any
+	// out-of-band removal.
+	var pruning sync.WaitGroup
+	keep := rec.Snapshot
+	planned := func() {
+		pruning.Add(1)
+		go func() {
+			defer pruning.Done()
+			e.pruneSourceSnapshots(ctx, pts, src, keep)
+		}()
+	}
+	rec, err = e.fill(ctx, dst, req, rec, pts, head, planned)
+	pruning.Wait()
 	if err != nil {
 		// Nothing of this backup is a restore point yet: undo what it made.
 		// What cannot be undone now is cleaned by the next backup of the image.
@@ -164,13 +182,10 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		}
 		return rec, err
 	}
-	// One read of the records serves both: pruning removes source
-	// snapshots only, never records.
+	e.step(ctx, "backup", "source snapshots pruned", rec.ID)
 	if pts, err := points(dst); err == nil {
-		e.pruneSourceSnapshots(ctx, pts, src, rec.Snapshot)
 		e.cleanAbandoned(ctx, dst, pts, src, "")
 	}
-	e.step(ctx, "backup", "source snapshots pruned", rec.ID)
 	// Handed back: from here a kill loses only Terraform's copy of the
 	// record, which the backup cluster then reports as unconfirmed.
 	rec.Unconfirmed = false
@@ -231,7 +246,7 @@ func (e *Engine) pruneSourceSnapshots(ctx context.Context, pts chain.Points, src
 // Any such snapshot will do, not only the parent's, so a chain goes on
 // incrementally after a restore point was deleted out of band; with none,
 // the whole image is copied into the existing backup image.
-func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, rec chain.Record, pts chain.Points, head string) (chain.Record, error) {
+func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, rec chain.Record, pts chain.Points, head string, planned func()) (chain.Record, error) {
 	snapImg, err := openImage(ctx, e.SourceCluster, req.Pool, req.Image, rec.Snapshot, true)
 	if err != nil {
 		return rec, err
@@ -272,6 +287,12 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 	srcData, srcZero, err := transfer.Changes(snapImg, base, size, base != "")
 	if err != nil {
 		return rec, err
+	}
+	planned()
+	if e.beforeCopy != nil {
+		if err := e.beforeCopy(); err != nil {
+			return rec, err
+		}
 	}
 	// A backup image with nothing allocated needs no zeros written: its
 	// holes read as zeros already.

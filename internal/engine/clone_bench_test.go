@@ -22,8 +22,13 @@ func BenchmarkInstantRestore(b *testing.B) {
 	if os.Getenv("TF_ACC") == "" {
 		b.Skip("needs a cluster: run with TF_ACC=1")
 	}
-	b.Setenv("TESTCLUSTER_MEMSTORE_BYTES", strconv.Itoa(14<<30))
-	c := testcluster.Start(b, "clonebench")
+	dir := b.TempDir()
+	cs, err := testcluster.StartAt(dir, 14<<30, "clonebench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = testcluster.StopAt(dir) })
+	c := cs[0]
 	eng := adminEngine(c, c)
 	ctx := context.Background()
 	for _, gib := range []int64{1, 4} {

@@ -43,6 +43,10 @@ type Engine struct {
 	// beforeLock, when set by a test, runs between opening a backup image
 	// and taking its lock: where another writer can slip in.
 	beforeLock func()
+	// beforeCopy, when set by a test, runs once the copy is planned and
+	// the obsolete source snapshots are being removed; an error it returns
+	// fails the copy.
+	beforeCopy func() error
 }
 
 func (e *Engine) log() Logger {

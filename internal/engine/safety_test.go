@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -322,5 +323,49 @@ func TestAccRestore_backupImageRefusedBySameFSID(t *testing.T) {
 	}
 	if after := pointSum(t, dst, img, full); !testcluster.Same(after, before) {
 		t.Fatalf("the restore point changed: sha256 %s, was %s", after, before)
+	}
+}
+
+// The older source snapshots are removed while the copy runs. A copy that
+// fails after that leaves no half-made backup, and the next incremental,
+// with no snapshot left to diff from, copies the whole image into the backup
+// image: exact, as rbd export shows.
+func TestAccBackup_copyFailingAfterPruningFallsBackToWholeCopy(t *testing.T) {
+	src, dst, eng := clusters(t)
+	ctx := context.Background()
+	img, full := backedUpImage(t, src, eng, "prunefail", 16<<20)
+	src.WriteRandom(t, "rbd", img, 2<<20, 1<<20, 7)
+	boom := errors.New("injected copy failure")
+	engine.SetBeforeCopy(eng, func() error {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if !slices.Contains(src.Snapshots(t, "rbd", img), full.Snapshot) {
+				return boom
+			}
+		}
+		return errors.New("the parent's source snapshot was not removed while the copy ran")
+	})
+	if _, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: img, BackupPool: "backups", ParentID: full.ID}, nil); !errors.Is(err, boom) {
+		t.Fatalf("backup with a failing copy: %v, want %v", err, boom)
+	}
+	engine.SetBeforeCopy(eng, nil)
+	if snaps := src.Snapshots(t, "rbd", img); len(snaps) != 0 {
+		t.Fatalf("the failed backup left source snapshots %v", snaps)
+	}
+	if snaps := dst.Snapshots(t, "backups", chain.BackupImageName(img)); !slices.Equal(snaps, []string{full.Snapshot}) {
+		t.Fatalf("backup image snapshots %v, want only the full's %s", snaps, full.Snapshot)
+	}
+
+	src.WriteRandom(t, "rbd", img, 9<<20, 64<<10, 8)
+	incr, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: img, BackupPool: "backups", ParentID: full.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAll(t, eng, img, []chain.Record{incr}) })
+	if incr.TransferredBytes < 16<<20 {
+		t.Errorf("the incremental after the failure sent %d bytes; with no snapshot to diff from it copies the whole 16 MiB", incr.TransferredBytes)
+	}
+	want := src.ExportSHA256(t, "rbd/"+img+"@"+incr.Snapshot)
+	if got := dst.ExportSHA256(t, "backups/"+chain.BackupImageName(img)+"@"+incr.Snapshot); !testcluster.Same(got, want) {
+		t.Fatalf("restore point %s after the whole copy: sha256 %s, source snapshot %s", incr.Snapshot, got, want)
 	}
 }
