@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
@@ -394,6 +395,7 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 		// keeps the backup as tainted and deletes it cleanly on the next apply.
 		plan.fromRecord(started, breq.BackupPool)
 		resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &plan)...)
+		setIdentity(ctx, resp.Identity, &plan, &resp.Diagnostics)
 	})
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Backup of %s/%s failed", breq.Pool, breq.Image), err.Error()+
@@ -402,6 +404,7 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 	}
 	plan.fromRecord(rec, breq.BackupPool)
 	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &plan)...)
+	setIdentity(ctx, resp.Identity, &plan, &resp.Diagnostics)
 }
 
 func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -410,6 +413,8 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Also for states written before the provider had identities.
+	setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
 	rec, err := r.engine.GetBackup(ctx, state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString())
 	if errors.Is(err, engine.ErrDeleting) {
 		// Kept in state so that the destroy that started it finishes it; a
@@ -460,7 +465,10 @@ func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	backupPool, image, id := state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString()
-	save := func() { resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &state)...) }
+	save := func() {
+		resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &state)...)
+		setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
+	}
 
 	var change engine.BackupChange
 	oldParent, newParent := state.ParentID.ValueString(), plan.ParentID.ValueString()
@@ -540,7 +548,17 @@ func (r *backupResource) Delete(ctx context.Context, req resource.DeleteRequest,
 }
 
 func (r *backupResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	pool, id, err := chain.ParseImportID(req.ID)
+	importID := req.ID
+	if importID == "" && req.Identity != nil {
+		// Imported by identity (an import block's identity, Terraform >= 1.12).
+		var ident backupIdentity
+		resp.Diagnostics.Append(req.Identity.Get(ctx, &ident)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		importID = chain.ImportID(ident.BackupPool.ValueString(), ident.ID.ValueString())
+	}
+	pool, id, err := chain.ParseImportID(importID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import id", err.Error()+". Example: terraform import "+r.typeName()+".name backups/0f8fad5b-d9cb-469f-a165-70867728950e")
 		return
@@ -565,6 +583,7 @@ func (r *backupResource) ImportState(ctx context.Context, req resource.ImportSta
 	m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create", "update", "delete"))}
 	m.fromRecord(rec, pool)
 	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &m)...)
+	setIdentity(ctx, resp.Identity, &m, &resp.Diagnostics)
 }
 
 func (m *incrementalModel) fromRecord(rec chain.Record, backupPool string) {
@@ -627,4 +646,12 @@ func timeoutsAttrTypes(names ...string) map[string]attr.Type {
 		types[n] = basetypes.StringType{}
 	}
 	return types
+}
+
+// setIdentity records a backup's identity (backup pool and id) where
+// Terraform asks for one.
+func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, m *incrementalModel, diags *diag.Diagnostics) {
+	if identity != nil {
+		diags.Append(identity.Set(ctx, identityOf(m.BackupPool.ValueString(), m.ID.ValueString()))...)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -23,8 +24,9 @@ import (
 )
 
 var (
-	_ provider.Provider            = &cephbackupProvider{}
-	_ provider.ProviderWithActions = &cephbackupProvider{}
+	_ provider.Provider                  = &cephbackupProvider{}
+	_ provider.ProviderWithActions       = &cephbackupProvider{}
+	_ provider.ProviderWithListResources = &cephbackupProvider{}
 )
 
 // New returns the provider factory for a version string.
@@ -175,6 +177,7 @@ func (p *cephbackupProvider) Configure(ctx context.Context, req provider.Configu
 	resp.ResourceData = eng
 	resp.DataSourceData = eng
 	resp.ActionData = eng
+	resp.ListResourceData = eng
 }
 
 func (p *cephbackupProvider) Resources(context.Context) []func() resource.Resource {
@@ -185,6 +188,12 @@ func (p *cephbackupProvider) Resources(context.Context) []func() resource.Resour
 // do not ask for them and ignore them in the schema.
 func (p *cephbackupProvider) Actions(context.Context) []func() action.Action {
 	return []func() action.Action{NewRestoreAction}
+}
+
+// ListResources serve `terraform query` (Terraform >= 1.14); older
+// Terraform and OpenTofu do not ask for them.
+func (p *cephbackupProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{NewFullListResource, NewIncrementalListResource}
 }
 
 func (p *cephbackupProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -175,11 +175,7 @@ type actionServer struct {
 
 func (e *accEnv) newActionServer(t *testing.T) *actionServer {
 	t.Helper()
-	ctx := context.Background()
-	server, err := providerserver.NewProtocol6WithError(New("test")())()
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, schemas := e.configuredServer(t)
 	srv, ok := server.(interface {
 		tfprotov6.ProviderServer
 		tfprotov6.ActionServer
@@ -187,13 +183,25 @@ func (e *accEnv) newActionServer(t *testing.T) *actionServer {
 	if !ok {
 		t.Fatalf("the provider server %T serves no actions", server)
 	}
-	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil || hasError(schemas.Diagnostics) {
-		t.Fatalf("GetProviderSchema: %v %s", err, diagText(schemas.Diagnostics))
-	}
 	as, ok := schemas.ActionSchemas["cephbackup_restore"]
 	if !ok {
 		t.Fatalf("the provider serves no cephbackup_restore action: %v", schemas.ActionSchemas)
+	}
+	return &actionServer{t: t, srv: srv, configType: as.Schema.ValueType()}
+}
+
+// configuredServer is the provider's protocol server configured for the test
+// clusters as Terraform 1.14 configures it, with its schemas.
+func (e *accEnv) configuredServer(t *testing.T) (tfprotov6.ProviderServer, *tfprotov6.GetProviderSchemaResponse) {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := providerserver.NewProtocol6WithError(New("test")())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil || hasError(schemas.Diagnostics) {
+		t.Fatalf("GetProviderSchema: %v %s", err, diagText(schemas.Diagnostics))
 	}
 	pt := schemas.Provider.ValueType()
 	cluster := func(mon, user, key string) tftypes.Value {
@@ -209,7 +217,7 @@ func (e *accEnv) newActionServer(t *testing.T) *actionServer {
 	if err != nil || hasError(conf.Diagnostics) {
 		t.Fatalf("ConfigureProvider: %v %s", err, diagText(conf.Diagnostics))
 	}
-	return &actionServer{t: t, srv: srv, configType: as.Schema.ValueType()}
+	return srv, schemas
 }
 
 func (s *actionServer) config(args map[string]any) *tfprotov6.DynamicValue {
