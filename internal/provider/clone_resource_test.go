@@ -98,7 +98,7 @@ func TestAccClone_instantRestoreGuardsItsRestorePoint(t *testing.T) {
 						_, err := e.adminEngine().Delete(context.Background(), engine.DeleteRequest{
 							BackupPool: backupPool, Pool: srcPool, Image: img, ID: backupID, Snapshot: snap})
 						if !errors.Is(err, engine.ErrHasClones) || !strings.Contains(err.Error(), clonePool+"/"+target) {
-							return fmt.Errorf("deleting the cloned restore point: %v, want a refusal naming the clone", err)
+							return fmt.Errorf("deleting the cloned restore point: %w, want a refusal naming the clone", err)
 						}
 						if got := e.dst.ExportSHA256(t, point()); !sameSum(got, pointSum) {
 							return fmt.Errorf("after the refused deletion the restore point reads %s, was %s", got, pointSum)

@@ -103,20 +103,21 @@ func fileSum(path string) resource.CheckResourceAttrWithFunc {
 	}
 }
 
-func diffFileConfig(name, backupRef, fromRef, image, file string) string {
+// diffFileConfig is cephbackup_diff_file.f.
+func diffFileConfig(backupRef, fromRef, image, file string) string {
 	from := ""
 	if fromRef != "" {
 		from = "\n  from_backup_id = " + fromRef
 	}
 	return fmt.Sprintf(`
-resource "cephbackup_diff_file" %q {
+resource "cephbackup_diff_file" "f" {
   backup_id   = %s%s
   pool        = %q
   image       = %q
   backup_pool = %q
   path        = %q
 }
-`, name, backupRef, from, srcPool, image, backupPool, file)
+`, backupRef, from, srcPool, image, backupPool, file)
 }
 
 // A diff file is checked at plan like the other resources, never overwrites
@@ -133,7 +134,7 @@ func TestAccDiffFile_guardsFilesDriftAndImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	backups := e.providerBlock() + fullConfig("w", img) + incrementalConfig("d1", "cephbackup_full.w.id", img)
-	withFile := backups + diffFileConfig("f", "cephbackup_full.w.id", "", img, file)
+	withFile := backups + diffFileConfig("cephbackup_full.w.id", "", img, file)
 	var wrote string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -141,22 +142,22 @@ func TestAccDiffFile_guardsFilesDriftAndImport(t *testing.T) {
 		Steps: []resource.TestStep{
 			{Config: backups},
 			{
-				Config:      backups + diffFileConfig("f", "cephbackup_full.w.id", "", img, foreign),
+				Config:      backups + diffFileConfig("cephbackup_full.w.id", "", img, foreign),
 				PlanOnly:    true,
 				ExpectError: wrapped("Refusing to overwrite a file"),
 			},
 			{
-				Config:      backups + diffFileConfig("f", "cephbackup_full.w.id", "", img, filepath.Join(dir, "no-such-dir", "w.diff")),
+				Config:      backups + diffFileConfig("cephbackup_full.w.id", "", img, filepath.Join(dir, "no-such-dir", "w.diff")),
 				PlanOnly:    true,
 				ExpectError: wrapped("Directory of the diff file does not exist"),
 			},
 			{
-				Config:      backups + diffFileConfig("f", "cephbackup_full.w.id", "cephbackup_incremental.d1.id", img, file),
+				Config:      backups + diffFileConfig("cephbackup_full.w.id", "cephbackup_incremental.d1.id", img, file),
 				PlanOnly:    true,
 				ExpectError: wrapped("is not older than backup"),
 			},
 			{
-				Config:      backups + diffFileConfig("f", `"0f8fad5b-d9cb-469f-a165-70867728950e"`, "", img, file),
+				Config:      backups + diffFileConfig(`"0f8fad5b-d9cb-469f-a165-70867728950e"`, "", img, file),
 				PlanOnly:    true,
 				ExpectError: wrapped("is not a restore point of"),
 			},
@@ -171,7 +172,7 @@ func TestAccDiffFile_guardsFilesDriftAndImport(t *testing.T) {
 					func(*terraform.State) error {
 						b, err := os.ReadFile(foreign)
 						if err != nil || string(b) != "somebody's notes\n" {
-							return fmt.Errorf("the foreign file was touched: %q, %v", b, err)
+							return fmt.Errorf("the foreign file was touched: %q, %w", b, err)
 						}
 						return nil
 					},
