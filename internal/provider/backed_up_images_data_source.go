@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
@@ -60,9 +61,9 @@ func (d *backedUpImagesDataSource) Schema(_ context.Context, _ datasource.Schema
 		MarkdownDescription: "Lists every image that has backups in a backup pool, with counts, its newest restore point and sizes: " +
 			"a disaster-recovery plan can restore a whole pool from it without listing images by hand. Reads only the backup cluster.",
 		Attributes: map[string]schema.Attribute{
-			"backup_pool": schema.StringAttribute{Required: true, Validators: []validatorString{nameValidator{}},
+			"backup_pool": schema.StringAttribute{Required: true, Validators: []validator.String{nameValidator},
 				MarkdownDescription: "Pool on the backup cluster that holds the backups."},
-			"pool": schema.StringAttribute{Optional: true, Validators: []validatorString{nameValidator{}},
+			"pool": schema.StringAttribute{Optional: true, Validators: []validator.String{nameValidator},
 				MarkdownDescription: "Only images of this source pool."},
 			"images": schema.ListNestedAttribute{Computed: true,
 				MarkdownDescription: "One entry per backup image, by image name; images with no restore point left are listed with `restore_points = 0`.",

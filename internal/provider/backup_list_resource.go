@@ -11,6 +11,7 @@ import (
 	listschema "github.com/hashicorp/terraform-plugin-framework/list/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
@@ -74,11 +75,11 @@ func (l *backupListResource) ListResourceConfigSchema(_ context.Context, _ list.
 		MarkdownDescription: fmt.Sprintf("Lists the %s restore points a backup pool holds, whether or not a Terraform state knows them, "+
 			"so that `terraform query -generate-config-out=FILE` writes their resources and import blocks. Reads only the backup cluster.", l.kind),
 		Attributes: map[string]listschema.Attribute{
-			"backup_pool": listschema.StringAttribute{Required: true, Validators: []validatorString{nameValidator{}},
+			"backup_pool": listschema.StringAttribute{Required: true, Validators: []validator.String{nameValidator},
 				MarkdownDescription: "Pool on the backup cluster that holds the backups."},
-			"pool": listschema.StringAttribute{Optional: true, Validators: []validatorString{nameValidator{}},
+			"pool": listschema.StringAttribute{Optional: true, Validators: []validator.String{nameValidator},
 				MarkdownDescription: "Only backups of images of this source pool."},
-			"image": listschema.StringAttribute{Optional: true, Validators: []validatorString{nameValidator{}},
+			"image": listschema.StringAttribute{Optional: true, Validators: []validator.String{nameValidator},
 				MarkdownDescription: "Only backups of this image."},
 			"labels": listschema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Only backups with every one of these labels."},
@@ -129,10 +130,10 @@ func (l *backupListResource) result(ctx context.Context, req list.ListRequest, b
 	res.DisplayName = fmt.Sprintf("%s/%s %s backup of %s (%s)", rec.Pool, rec.Image, rec.Kind, rec.CreatedAt.UTC().Format(time.RFC3339), rec.ID)
 	res.Diagnostics.Append(res.Identity.Set(ctx, identityOf(backupPool, rec.ID))...)
 	if req.IncludeResource {
-		var m incrementalModel
+		var m backupModel
 		m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create", "update", "delete"))}
 		m.fromRecord(rec, backupPool)
-		res.Diagnostics.Append(setFrom(ctx, res.Resource.Set, l.kind, &m)...)
+		res.Diagnostics.Append(writeBackupModel(ctx, res.Resource.Set, l.kind, &m)...)
 	}
 	return res
 }

@@ -12,24 +12,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
-)
-
-// Generous defaults: a full backup of a large volume can take hours.
-const (
-	defaultCreateTimeout = 6 * time.Hour
-	defaultUpdateTimeout = 6 * time.Hour // verify = true reads the whole restore point
-	defaultDeleteTimeout = 30 * time.Minute
 )
 
 // unknownOf is the unknown value of a computed attribute of the backups.
@@ -59,9 +47,8 @@ var (
 	_ resource.ResourceWithConfigure   = &backupResource{}
 )
 
-// backupModel is the state of both backup resources; ParentID stays null for
-// a full backup, whose schema has no parent_id.
-type backupModel struct {
+// backupAttrs are the attributes both backup resources have.
+type backupAttrs struct {
 	ID                 types.String   `tfsdk:"id"`
 	Pool               types.String   `tfsdk:"pool"`
 	Image              types.String   `tfsdk:"image"`
@@ -78,18 +65,20 @@ type backupModel struct {
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
-// incrementalModel is the working model of both resources: a full backup
-// fills only its backupModel and AdoptBackupImage (see fullModel).
-type incrementalModel struct {
-	backupModel
+// backupModel is a full or an incremental backup as the resource's methods
+// work on it: also cephbackup_incremental's state (AdoptBackupImage is not
+// in its schema), while a full backup is stored as a fullModel (no
+// parent_id). readBackupModel and writeBackupModel do the mapping.
+type backupModel struct {
+	backupAttrs
 	ParentID         types.String `tfsdk:"parent_id"`
 	AdoptBackupImage types.Bool   `tfsdk:"-"`
 }
 
-// fullModel is cephbackup_full's state: the common part and
+// fullModel is cephbackup_full's state: the shared attributes and
 // adopt_backup_image, which only a full backup has.
 type fullModel struct {
-	backupModel
+	backupAttrs
 	AdoptBackupImage types.Bool `tfsdk:"adopt_backup_image"`
 }
 
@@ -101,26 +90,6 @@ func (r *backupResource) Metadata(_ context.Context, req resource.MetadataReques
 
 func (r *backupResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.engine = engineFrom(req.ProviderData, &resp.Diagnostics)
-}
-
-func computedString(desc string) schema.StringAttribute {
-	return schema.StringAttribute{Computed: true, MarkdownDescription: desc,
-		PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}}
-}
-
-func computedInt64(desc string) schema.Int64Attribute {
-	return schema.Int64Attribute{Computed: true, MarkdownDescription: desc,
-		PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}}
-}
-
-func optionalBool(desc string) schema.BoolAttribute {
-	return schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false), MarkdownDescription: desc}
-}
-
-func requiredName(desc string) schema.StringAttribute {
-	return schema.StringAttribute{Required: true, MarkdownDescription: desc,
-		Validators:    []validatorString{nameValidator{}},
-		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}}
 }
 
 func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -174,7 +143,7 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 				"is bookkeeping and changes in place: the backup keeps its id, snapshot and restore point, which is complete on its own, " +
 				"and the new parent is recorded on the backup cluster (it must be a restore point of the same image that does not descend from this backup). " +
 				"A warning says so when applied.",
-			Validators: []validatorString{backupIDValidator{}}}
+			Validators: []validator.String{backupIDValidator}}
 		desc = "An incremental backup of an RBD image: only the extents changed since the parent backup's snapshot are sent, " +
 			"and the result is a restore point as complete as a full one. A changed `pool`, `image` or `backup_pool` forces a new backup; " +
 			"`parent_id`, `verify`, `deletion_protection`, `labels` and `timeouts` change in place."
@@ -190,8 +159,8 @@ func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	switch {
 	case req.Plan.Raw.IsNull() && req.State.Raw.IsNull():
 	case req.Plan.Raw.IsNull():
-		var state incrementalModel
-		resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
+		var state backupModel
+		resp.Diagnostics.Append(readBackupModel(ctx, req.State.Get, r.kind, &state)...)
 		if !resp.Diagnostics.HasError() {
 			r.planDeletion(ctx, state, "destroy", &resp.Diagnostics)
 		}
@@ -209,7 +178,7 @@ func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 // here: ModifyPlan sees one resource at a time, and the same plan may delete
 // those children first, as it does for a chain that is dropped whole.
 // Delete refuses at apply, with nothing deleted, when it does not.
-func (r *backupResource) planDeletion(ctx context.Context, state incrementalModel, how string, diags *diag.Diagnostics) {
+func (r *backupResource) planDeletion(ctx context.Context, state backupModel, how string, diags *diag.Diagnostics) {
 	what := fmt.Sprintf("%s %s (of %s/%s, restore point %s in %s)", r.typeName(), state.ID.ValueString(),
 		state.Pool.ValueString(), state.Image.ValueString(), state.Snapshot.ValueString(), state.BackupPool.ValueString())
 	const summary = "Backup is protected against deletion"
@@ -240,8 +209,8 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 	if r.engine == nil {
 		return
 	}
-	var plan incrementalModel
-	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
+	var plan backupModel
+	resp.Diagnostics.Append(readBackupModel(ctx, req.Plan.Get, r.kind, &plan)...)
 	if resp.Diagnostics.HasError() || plan.Image.IsUnknown() || plan.BackupPool.IsUnknown() || plan.Pool.IsUnknown() {
 		return
 	}
@@ -329,9 +298,9 @@ func (r *backupResource) parentOnAnotherCluster(ctx context.Context, parent chai
 // pool, image or backup_pool change (refused for a protected backup),
 // otherwise an update in place whose parent_id, when known, is checked now.
 func (r *backupResource) planUpdate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	var plan, state incrementalModel
-	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
-	resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
+	var plan, state backupModel
+	resp.Diagnostics.Append(readBackupModel(ctx, req.Plan.Get, r.kind, &plan)...)
+	resp.Diagnostics.Append(readBackupModel(ctx, req.State.Get, r.kind, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -366,17 +335,15 @@ func (r *backupResource) planUpdate(ctx context.Context, req resource.ModifyPlan
 }
 
 func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan incrementalModel
-	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
+	var plan backupModel
+	resp.Diagnostics.Append(readBackupModel(ctx, req.Plan.Get, r.kind, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	var labels map[string]string
@@ -394,7 +361,7 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 		// Saved with the error below if the transfer fails: Terraform then
 		// keeps the backup as tainted and deletes it cleanly on the next apply.
 		plan.fromRecord(started, breq.BackupPool)
-		resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &plan)...)
+		resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &plan)...)
 		setIdentity(ctx, resp.Identity, &plan, &resp.Diagnostics)
 	})
 	if err != nil {
@@ -403,13 +370,13 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 	plan.fromRecord(rec, breq.BackupPool)
-	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &plan)...)
+	resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &plan)...)
 	setIdentity(ctx, resp.Identity, &plan, &resp.Diagnostics)
 }
 
 func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state incrementalModel
-	resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
+	var state backupModel
+	resp.Diagnostics.Append(readBackupModel(ctx, req.State.Get, r.kind, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -444,29 +411,27 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 		return
 	}
 	state.fromRecord(rec, state.BackupPool.ValueString())
-	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &state)...)
+	resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &state)...)
 }
 
 func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	// Nothing that changes in place touches a restore point: parent_id and
 	// deletion_protection are bookkeeping in the backup's record, verify
 	// reads the restore point, timeouts steer the provider.
-	var plan, state incrementalModel
-	resp.Diagnostics.Append(getInto(ctx, req.Plan.Get, r.kind, &plan)...)
-	resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
+	var plan, state backupModel
+	resp.Diagnostics.Append(readBackupModel(ctx, req.Plan.Get, r.kind, &plan)...)
+	resp.Diagnostics.Append(readBackupModel(ctx, req.State.Get, r.kind, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Update, defaultUpdateTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	backupPool, image, id := state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString()
 	save := func() {
-		resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &state)...)
+		resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &state)...)
 		setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
 	}
 
@@ -523,17 +488,15 @@ func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest,
 }
 
 func (r *backupResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state incrementalModel
-	resp.Diagnostics.Append(getInto(ctx, req.State.Get, r.kind, &state)...)
+	var state backupModel
+	resp.Diagnostics.Append(readBackupModel(ctx, req.State.Get, r.kind, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, defaultDeleteTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	warnings, err := r.engine.Delete(ctx, engine.DeleteRequest{
 		BackupPool: state.BackupPool.ValueString(), Pool: state.Pool.ValueString(), Image: state.Image.ValueString(),
@@ -579,14 +542,14 @@ func (r *backupResource) ImportState(ctx context.Context, req resource.ImportSta
 		resp.Diagnostics.AddError("Cannot import backup "+id, err.Error())
 		return
 	}
-	var m incrementalModel
+	var m backupModel
 	m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create", "update", "delete"))}
 	m.fromRecord(rec, pool)
-	resp.Diagnostics.Append(setFrom(ctx, resp.State.Set, r.kind, &m)...)
+	resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &m)...)
 	setIdentity(ctx, resp.Identity, &m, &resp.Diagnostics)
 }
 
-func (m *incrementalModel) fromRecord(rec chain.Record, backupPool string) {
+func (m *backupModel) fromRecord(rec chain.Record, backupPool string) {
 	m.ID = types.StringValue(rec.ID)
 	m.Pool = types.StringValue(rec.Pool)
 	m.Image = types.StringValue(rec.Image)
@@ -619,38 +582,30 @@ func (m *incrementalModel) fromRecord(rec chain.Record, backupPool string) {
 	}
 }
 
-// getInto reads a plan or state into m; a full backup's schema has no
+// readBackupModel reads a plan or state into m; a full backup's schema has no
 // parent_id and an incremental's no adopt_backup_image, so each fills its
 // part (fullModel for a full).
-func getInto(ctx context.Context, get func(context.Context, any) diag.Diagnostics, kind chain.Kind, m *incrementalModel) diag.Diagnostics {
+func readBackupModel(ctx context.Context, get func(context.Context, any) diag.Diagnostics, kind chain.Kind, m *backupModel) diag.Diagnostics {
 	if kind == chain.Full {
 		var f fullModel
 		diags := get(ctx, &f)
-		m.backupModel, m.AdoptBackupImage = f.backupModel, f.AdoptBackupImage
+		m.backupAttrs, m.AdoptBackupImage = f.backupAttrs, f.AdoptBackupImage
 		return diags
 	}
 	return get(ctx, m)
 }
 
-// setFrom is getInto's counterpart for writing state.
-func setFrom(ctx context.Context, set func(context.Context, any) diag.Diagnostics, kind chain.Kind, m *incrementalModel) diag.Diagnostics {
+// writeBackupModel is readBackupModel's counterpart for writing state.
+func writeBackupModel(ctx context.Context, set func(context.Context, any) diag.Diagnostics, kind chain.Kind, m *backupModel) diag.Diagnostics {
 	if kind == chain.Full {
-		return set(ctx, &fullModel{backupModel: m.backupModel, AdoptBackupImage: m.AdoptBackupImage})
+		return set(ctx, &fullModel{backupAttrs: m.backupAttrs, AdoptBackupImage: m.AdoptBackupImage})
 	}
 	return set(ctx, m)
 }
 
-func timeoutsAttrTypes(names ...string) map[string]attr.Type {
-	types := make(map[string]attr.Type, len(names))
-	for _, n := range names {
-		types[n] = basetypes.StringType{}
-	}
-	return types
-}
-
 // setIdentity records a backup's identity (backup pool and id) where
 // Terraform asks for one.
-func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, m *incrementalModel, diags *diag.Diagnostics) {
+func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, m *backupModel, diags *diag.Diagnostics) {
 	if identity != nil {
 		diags.Append(identity.Set(ctx, identityOf(m.BackupPool.ValueString(), m.ID.ValueString()))...)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
@@ -59,7 +60,7 @@ func (r *cloneResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"Destroying the resource deletes the clone (only an image this provider cloned). A changed argument other than `flatten` replaces the clone.",
 		Attributes: map[string]schema.Attribute{
 			"id":           computedString("`<target_pool>/<target_image>`."),
-			"backup_id":    schema.StringAttribute{Required: true, MarkdownDescription: "The restore point to clone.", Validators: []validatorString{backupIDValidator{}}, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+			"backup_id":    schema.StringAttribute{Required: true, MarkdownDescription: "The restore point to clone.", Validators: []validator.String{backupIDValidator}, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
 			"image":        requiredName("The backed-up image whose restore point it is."),
 			"backup_pool":  requiredName("Pool on the backup cluster that holds the backups."),
 			"target_pool":  requiredName("Pool on the backup cluster for the clone (a clone cannot span clusters)."),
@@ -121,12 +122,10 @@ func (r *cloneResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cr := plan.request()
 	rec, err := r.engine.Clone(ctx, cr)
@@ -185,12 +184,10 @@ func (r *cloneResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Update, defaultUpdateTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	state.Timeouts, state.Flatten = plan.Timeouts, plan.Flatten
 	if plan.Flatten.ValueBool() && !state.Flattened.ValueBool() {
@@ -205,12 +202,10 @@ func (r *cloneResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, defaultDeleteTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := r.engine.RemoveClone(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString(), state.BackupID.ValueString()); err != nil {
 		resp.Diagnostics.AddError("Cannot delete the clone", err.Error())

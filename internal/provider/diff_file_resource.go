@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
@@ -67,10 +68,10 @@ func (r *diffFileResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("The file's path."),
 			"backup_id": schema.StringAttribute{Required: true, MarkdownDescription: "The restore point to write.",
-				Validators: []validatorString{backupIDValidator{}}, PlanModifiers: replace},
+				Validators: []validator.String{backupIDValidator}, PlanModifiers: replace},
 			"from_backup_id": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "An older restore point of the same backup image: write only the changes since it (`rbd export-diff --from-snap`).",
-				Validators:          []validatorString{backupIDValidator{}}, PlanModifiers: replace},
+				Validators:          []validator.String{backupIDValidator}, PlanModifiers: replace},
 			"pool":        requiredName("Pool of the backed-up image on the source."),
 			"image":       requiredName("The backed-up image."),
 			"backup_pool": requiredName("Pool on the backup cluster that holds the backups."),
@@ -90,12 +91,10 @@ func (r *diffFileResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	file := plan.Path.ValueString()

@@ -103,6 +103,7 @@ func fileSum(path string) resource.CheckResourceAttrWithFunc {
 	}
 }
 
+// diffFileConfig is cephbackup_diff_file.f.
 func diffFileConfig(backupRef, fromRef, image, file string) string {
 	from := ""
 	if fromRef != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -73,7 +74,7 @@ func clusterSchema(block string, env cephconn.EnvPrefix) schema.SingleNestedAttr
 			"Path of a keyring holding the user's key. Default: `$%s`, else what the config file says.", v("KEYRING"))},
 		"key": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf(
 			"The user's cephx secret (base64, as `ceph auth print-key` prints it), instead of a keyring. Default: `$%s`. Never logged.", v("KEY"))},
-		"timeout": schema.StringAttribute{Optional: true, Validators: []validatorString{durationValidator{}}, MarkdownDescription: fmt.Sprintf(
+		"timeout": schema.StringAttribute{Optional: true, Validators: []validator.String{durationValidator}, MarkdownDescription: fmt.Sprintf(
 			"Bound on connecting and on each monitor or OSD operation, as a duration (`30s`, `2m`). Default: `$%s`, else `30s`.", v("TIMEOUT"))},
 	}
 	desc := map[string]string{
@@ -90,9 +91,9 @@ func (p *cephbackupProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 		Attributes: map[string]schema.Attribute{
 			"cluster":        clusterSchema("cluster", cephconn.SourceEnv),
 			"backup_cluster": clusterSchema("backup_cluster", cephconn.BackupEnv),
-			"parallelism": schema.Int64Attribute{Optional: true, Validators: []validatorInt64{int64validator.Between(1, 256)},
+			"parallelism": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 256)},
 				MarkdownDescription: fmt.Sprintf("Parallel reads and writes in a transfer. Default: %d.", transfer.DefaultParallelism)},
-			"max_in_flight_mib": schema.Int64Attribute{Optional: true, Validators: []validatorInt64{int64validator.Between(4, 4096)},
+			"max_in_flight_mib": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(4, 4096)},
 				MarkdownDescription: fmt.Sprintf("Bound on the data buffered by a transfer, in MiB; memory does not grow with the image size. Default: %d.", transfer.DefaultMaxInFlight>>20)},
 		},
 	}

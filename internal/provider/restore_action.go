@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/action/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
@@ -50,7 +51,7 @@ func (a *restoreAction) Schema(ctx context.Context, _ action.SchemaRequest, resp
 			"Needs Terraform 1.14 or later; with older Terraform and with OpenTofu, which do not know actions, use the resource.",
 		Attributes: map[string]schema.Attribute{
 			"backup_id": schema.StringAttribute{Required: true, MarkdownDescription: restoreArgDocs["backup_id"],
-				Validators: []validatorString{backupIDValidator{}}},
+				Validators: []validator.String{backupIDValidator}},
 			"force":  schema.BoolAttribute{Optional: true, MarkdownDescription: restoreArgDocs["force"] + " Default false."},
 			"verify": schema.BoolAttribute{Optional: true, MarkdownDescription: restoreArgDocs["verify"] + " Default false."},
 		},
@@ -60,7 +61,7 @@ func (a *restoreAction) Schema(ctx context.Context, _ action.SchemaRequest, resp
 	}
 	for _, name := range restoreNameArgs {
 		resp.Schema.Attributes[name] = schema.StringAttribute{Required: true, MarkdownDescription: restoreArgDocs[name],
-			Validators: []validatorString{nameValidator{}}}
+			Validators: []validator.String{nameValidator}}
 	}
 }
 
@@ -86,11 +87,11 @@ func (a *restoreAction) Invoke(ctx context.Context, req action.InvokeRequest, re
 		resp.Diagnostics.AddError("Provider not configured", "The cephbackup provider was not configured before the action was invoked. This is a bug in the provider; please report it.")
 		return
 	}
-	timeout, diags := config.Timeouts.Invoke(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	invokeCtx, cancel, ok := withTimeout(ctx, config.Timeouts.Invoke, defaultCreateTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
+	defer cancel()
 
 	progress := startProgress(resp.SendProgress)
 	defer progress.stop(ctx)
@@ -98,8 +99,6 @@ func (a *restoreAction) Invoke(ctx context.Context, req action.InvokeRequest, re
 	r := config.request()
 	progress.send(fmt.Sprintf("restoring backup %s of %s/%s (backup pool %s) into %s", r.BackupID, r.Pool, r.Image, r.BackupPool, config.target()))
 
-	invokeCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	res, err := eng.Restore(invokeCtx, r)
 	if err != nil {
 		restoreFailed(config.restoreArgs, err, &resp.Diagnostics)

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
@@ -81,10 +82,10 @@ func restorePointAttributes() map[string]schema.Attribute {
 
 func (d *restorePointsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	name := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{Required: true, MarkdownDescription: desc, Validators: []validatorString{nameValidator{}}}
+		return schema.StringAttribute{Required: true, MarkdownDescription: desc, Validators: []validator.String{nameValidator}}
 	}
 	timeFilter := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{Optional: true, MarkdownDescription: desc, Validators: []validatorString{rfc3339Validator{}}}
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc, Validators: []validator.String{rfc3339Validator}}
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lists the restore points of an image recorded on the backup cluster, oldest first, including backups made " +
@@ -97,7 +98,7 @@ func (d *restorePointsDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Only restore points whose backup has every one of these labels, with these values."},
 			"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "Only `full` or only `incremental` restore points.",
-				Validators: []validatorString{stringvalidator.OneOf(string(chain.Full), string(chain.Incremental))}},
+				Validators: []validator.String{stringvalidator.OneOf(string(chain.Full), string(chain.Incremental))}},
 			"created_after":  timeFilter("Only restore points taken strictly after this time (RFC 3339, e.g. `2026-11-01T00:00:00Z`)."),
 			"created_before": timeFilter("Only restore points taken strictly before this time (RFC 3339)."),
 			"most_recent": schema.BoolAttribute{Optional: true,

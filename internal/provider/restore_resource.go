@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
@@ -60,7 +61,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("`<target_pool>/<target_image>`."),
 			"backup_id": schema.StringAttribute{Required: true, MarkdownDescription: restoreArgDocs["backup_id"],
-				Validators:    []validatorString{backupIDValidator{}},
+				Validators:    []validator.String{backupIDValidator},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
 			"force": optionalBool(restoreArgDocs["force"] + " Changing it later does not restore again."),
 			"delete_target_on_destroy": optionalBool("Delete the target image when this resource is destroyed, if this restore created it (see `target_created`). " +
@@ -178,12 +179,10 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := r.engine.Restore(ctx, plan.request())
 	if err != nil {
@@ -239,12 +238,10 @@ func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() || !state.DeleteTargetOnDestroy.ValueBool() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Delete, defaultDeleteTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	target := state.TargetPool.ValueString() + "/" + state.TargetImage.ValueString()
 	if !state.TargetCreated.ValueBool() {

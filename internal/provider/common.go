@@ -1,0 +1,138 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+)
+
+// What the resources, data sources and the action share: default timeouts,
+// the timeout preamble of their operations, schema helpers and the string
+// validators.
+
+// Generous defaults: a full backup of a large volume can take hours.
+const (
+	defaultCreateTimeout = 6 * time.Hour
+	defaultUpdateTimeout = 6 * time.Hour // verify = true reads the whole restore point
+	defaultDeleteTimeout = 30 * time.Minute
+)
+
+// timeoutGetter is the shape of timeouts.Value's Create, Update, Delete and
+// (for actions) Invoke methods.
+type timeoutGetter func(context.Context, time.Duration) (time.Duration, diag.Diagnostics)
+
+// withTimeout bounds ctx by the configured timeout (def when unset). ok is
+// false when the timeout is invalid, which diags then says; cancel must be
+// called when ok is true.
+func withTimeout(ctx context.Context, get timeoutGetter, def time.Duration, diags *diag.Diagnostics) (_ context.Context, cancel context.CancelFunc, ok bool) {
+	timeout, d := get(ctx, def)
+	diags.Append(d...)
+	if d.HasError() {
+		return ctx, nil, false
+	}
+	ctx, cancel = context.WithTimeout(ctx, timeout)
+	return ctx, cancel, true
+}
+
+// timeoutsAttrTypes are the attribute types of a timeouts block with the
+// named operations, for a null block in imported state.
+func timeoutsAttrTypes(names ...string) map[string]attr.Type {
+	types := make(map[string]attr.Type, len(names))
+	for _, n := range names {
+		types[n] = basetypes.StringType{}
+	}
+	return types
+}
+
+func computedString(desc string) schema.StringAttribute {
+	return schema.StringAttribute{Computed: true, MarkdownDescription: desc,
+		PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}}
+}
+
+func computedInt64(desc string) schema.Int64Attribute {
+	return schema.Int64Attribute{Computed: true, MarkdownDescription: desc,
+		PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}}
+}
+
+func optionalBool(desc string) schema.BoolAttribute {
+	return schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false), MarkdownDescription: desc}
+}
+
+func requiredName(desc string) schema.StringAttribute {
+	return schema.StringAttribute{Required: true, MarkdownDescription: desc,
+		Validators:    []validator.String{nameValidator},
+		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}}
+}
+
+// stringCheck is a plan-time validator of a string attribute backed by a
+// function: check gets the attribute's name (for its message) and value.
+type stringCheck struct {
+	description string
+	summary     string // the diagnostic's summary
+	check       func(attribute, value string) error
+	hint        string // appended to check's error: what to write instead
+}
+
+var _ validator.String = stringCheck{}
+
+func (v stringCheck) Description(context.Context) string { return v.description }
+
+func (v stringCheck) MarkdownDescription(context.Context) string { return v.description }
+
+func (v stringCheck) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(req.Path.String(), req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, v.summary, err.Error()+v.hint)
+	}
+}
+
+var (
+	// nameValidator checks pool and image names.
+	nameValidator = stringCheck{
+		description: "a bare Ceph pool or image name: not empty, without '/' or '@'",
+		summary:     "Invalid name",
+		check:       chain.ValidateName,
+	}
+	// backupIDValidator checks backup ids.
+	backupIDValidator = stringCheck{
+		description: "a backup id (a lower-case UUID)",
+		summary:     "Invalid backup id",
+		check:       func(_, id string) error { return chain.ValidateID(id) },
+	}
+	// durationValidator checks timeouts.
+	durationValidator = stringCheck{
+		description: "a duration of at least one second, such as \"30s\" or \"2m\"",
+		summary:     "Invalid timeout",
+		check: func(_, s string) error {
+			_, err := cephconn.ParseTimeout(s)
+			return err
+		},
+	}
+	// rfc3339Validator checks time filters.
+	rfc3339Validator = stringCheck{
+		description: "a time in RFC 3339, such as \"2026-11-01T00:00:00Z\"",
+		summary:     "Invalid time",
+		check: func(_, s string) error {
+			if _, err := time.Parse(time.RFC3339, s); err != nil {
+				return fmt.Errorf("%q is not a time in RFC 3339 (%w)", s, err)
+			}
+			return nil
+		},
+		hint: ". Write it as 2026-11-01T00:00:00Z, or use timestamp() / timeadd().",
+	}
+)
