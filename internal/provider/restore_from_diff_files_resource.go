@@ -126,12 +126,10 @@ func (r *restoreFromDiffFilesResource) Create(ctx context.Context, req resource.
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	ctx, cancel, ok := withTimeout(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := r.engine.RestoreFromDiffFiles(ctx, engine.DiffFilesRequest{Files: plan.files(),
 		TargetPool: plan.TargetPool.ValueString(), TargetImage: plan.TargetImage.ValueString()})
