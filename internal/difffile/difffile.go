@@ -4,6 +4,7 @@ package difffile
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -63,19 +64,33 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // Fingerprint returns a file's size and sha256; fs.ErrNotExist when it is
-// gone. Refresh uses it to notice a file changed since it was written.
-func Fingerprint(path string) (size int64, sum string, err error) {
+// gone. Refresh uses it to notice a file changed since it was written; it
+// stops when ctx ends.
+func Fingerprint(ctx context.Context, path string) (size int64, sum string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	size, err = io.Copy(h, f)
+	size, err = io.Copy(h, ctxReader{ctx, f})
 	if err != nil {
 		return 0, "", err
 	}
 	return size, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader reads until its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // Inspect decodes a whole diff file: its header, the image data it carries,

@@ -1,6 +1,7 @@
 package difffile
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -58,7 +59,7 @@ func TestWriteThenInspect(t *testing.T) {
 	if info.Header.FromSnap != monday || info.Header.ToSnap != tuesday || info.DataBytes != 3 || info.Size != size || info.SHA256 != sum {
 		t.Fatalf("Inspect = %+v, want from %s to %s, 3 data bytes, size %d, sha256 %s", info, monday, tuesday, size, sum)
 	}
-	if fsize, fsum, err := Fingerprint(path); err != nil || fsize != size || fsum != sum {
+	if fsize, fsum, err := Fingerprint(context.Background(), path); err != nil || fsize != size || fsum != sum {
 		t.Fatalf("Fingerprint = %d %s %v, want %d %s", fsize, fsum, err, size, sum)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	listschema "github.com/hashicorp/terraform-plugin-framework/list/schema"
@@ -131,7 +130,7 @@ func (l *backupListResource) result(ctx context.Context, req list.ListRequest, b
 	res.Diagnostics.Append(res.Identity.Set(ctx, identityOf(backupPool, rec.ID))...)
 	if req.IncludeResource {
 		var m backupModel
-		m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create", "update", "delete"))}
+		m.Timeouts = backupTimeouts.null()
 		m.fromRecord(rec, backupPool)
 		res.Diagnostics.Append(writeBackupModel(ctx, res.Resource.Set, l.kind, &m)...)
 	}

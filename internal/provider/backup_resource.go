@@ -151,7 +151,7 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 	resp.Schema = schema.Schema{
 		MarkdownDescription: desc,
 		Attributes:          attrs,
-		Blocks:              map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
+		Blocks:              map[string]schema.Block{"timeouts": backupTimeouts.block(ctx)},
 	}
 }
 
@@ -380,6 +380,11 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Read, backupTimeouts.read, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	defer cancel()
 	// Also for states written before the provider had identities.
 	setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
 	rec, err := r.engine.GetBackup(ctx, state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString())
@@ -543,7 +548,7 @@ func (r *backupResource) ImportState(ctx context.Context, req resource.ImportSta
 		return
 	}
 	var m backupModel
-	m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create", "update", "delete"))}
+	m.Timeouts = backupTimeouts.null()
 	m.fromRecord(rec, pool)
 	resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &m)...)
 	setIdentity(ctx, resp.Identity, &m, &resp.Diagnostics)

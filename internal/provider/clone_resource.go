@@ -72,7 +72,7 @@ func (r *cloneResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"snapshot":  computedString("The restore point's snapshot on the backup image: the clone's parent."),
 			"size":      computedInt64("Size of the clone in bytes."),
 		},
-		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
+		Blocks: map[string]schema.Block{"timeouts": cloneTimeouts.block(ctx)},
 	}
 }
 
@@ -163,6 +163,11 @@ func (r *cloneResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Read, cloneTimeouts.read, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	defer cancel()
 	c, err := r.engine.ReadClone(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString(), state.BackupID.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the clone", err.Error())

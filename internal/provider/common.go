@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
@@ -28,7 +30,53 @@ const (
 	defaultCreateTimeout = 6 * time.Hour
 	defaultUpdateTimeout = 6 * time.Hour // verify = true reads the whole restore point
 	defaultDeleteTimeout = 30 * time.Minute
+	// A refresh reads records and metadata, each call bounded by the
+	// cluster's `timeout`; this bounds the whole read.
+	defaultReadTimeout = 5 * time.Minute
 )
+
+// The timeouts of each resource.
+var (
+	backupTimeouts    = resourceTimeouts{create: defaultCreateTimeout, read: defaultReadTimeout, update: defaultUpdateTimeout, delete: defaultDeleteTimeout}
+	restoreTimeouts   = resourceTimeouts{create: defaultCreateTimeout, read: defaultReadTimeout, delete: defaultDeleteTimeout}
+	cloneTimeouts     = resourceTimeouts{create: defaultCreateTimeout, read: defaultReadTimeout, update: defaultUpdateTimeout, delete: defaultDeleteTimeout}
+	fileTimeouts      = resourceTimeouts{create: defaultCreateTimeout, read: 30 * time.Minute} // a refresh reads the whole file
+	fromFilesTimeouts = resourceTimeouts{create: defaultCreateTimeout, read: defaultReadTimeout}
+)
+
+// resourceTimeouts says which operations a resource's timeouts block
+// offers and their defaults; zero means not offered.
+type resourceTimeouts struct {
+	create, read, update, delete time.Duration
+}
+
+// block is the timeouts block, each attribute's description naming its
+// default, so the resource's page states it.
+func (d resourceTimeouts) block(ctx context.Context) schema.Block {
+	desc := func(what string, def time.Duration) string {
+		return fmt.Sprintf("How long %s may take, as a duration (`30s`, `45m`, `2h`). Default: `%s`.", what, durationString(def))
+	}
+	return timeouts.Block(ctx, timeouts.Opts{
+		Create: d.create > 0, CreateDescription: desc("creating it", d.create),
+		Read: d.read > 0, ReadDescription: desc("reading it at a refresh", d.read),
+		Update: d.update > 0, UpdateDescription: desc("an update in place", d.update),
+		Delete: d.delete > 0, DeleteDescription: desc("deleting it", d.delete),
+	})
+}
+
+// null is an unset timeouts block, for state written by import.
+func (d resourceTimeouts) null() timeouts.Value {
+	var names []string
+	for _, op := range []struct {
+		name string
+		set  bool
+	}{{"create", d.create > 0}, {"read", d.read > 0}, {"update", d.update > 0}, {"delete", d.delete > 0}} {
+		if op.set {
+			names = append(names, op.name)
+		}
+	}
+	return timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes(names...))}
+}
 
 // timeoutGetter is the shape of timeouts.Value's Create, Update, Delete and
 // (for actions) Invoke methods.

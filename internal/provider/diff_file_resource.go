@@ -81,7 +81,7 @@ func (r *diffFileResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"data_bytes": computedInt64("Bytes of image data the file carries (zeroed ranges take no room)."),
 			"sha256":     computedString("sha256 of the file."),
 		},
-		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true})},
+		Blocks: map[string]schema.Block{"timeouts": fileTimeouts.block(ctx)},
 	}
 }
 
@@ -249,7 +249,7 @@ func (r *diffFileResource) ImportState(ctx context.Context, req resource.ImportS
 		resp.Diagnostics.AddError("Cannot import the diff file", err.Error())
 		return
 	}
-	m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes("create"))}
+	m.Timeouts = fileTimeouts.null()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -259,8 +259,13 @@ func (r *diffFileResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Read, fileTimeouts.read, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	defer cancel()
 	file := state.Path.ValueString()
-	size, sum, err := difffile.Fingerprint(file)
+	size, sum, err := difffile.Fingerprint(ctx, file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		resp.State.RemoveResource(ctx)

@@ -73,7 +73,7 @@ func (r *restoreFromDiffFilesResource) Schema(ctx context.Context, _ resource.Sc
 			"size":          computedInt64("Size of the rebuilt image in bytes."),
 			"written_bytes": computedInt64("Bytes of data written (zeroed ranges not counted)."),
 		},
-		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true})},
+		Blocks: map[string]schema.Block{"timeouts": fromFilesTimeouts.block(ctx)},
 	}
 }
 
@@ -160,6 +160,11 @@ func (r *restoreFromDiffFilesResource) Read(ctx context.Context, req resource.Re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Read, fromFilesTimeouts.read, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	defer cancel()
 	exists, err := r.engine.ImageExists(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the rebuilt image", err.Error())

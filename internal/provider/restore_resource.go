@@ -82,7 +82,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				"Changes in place; changing it does not restore again."),
 			"sha256": computedString("sha256 of the restored image, when verified; null otherwise."),
 		},
-		Blocks: map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true})},
+		Blocks: map[string]schema.Block{"timeouts": restoreTimeouts.block(ctx)},
 	}
 	for _, name := range restoreNameArgs {
 		resp.Schema.Attributes[name] = requiredName(restoreArgDocs[name])
@@ -207,6 +207,11 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel, ok := withTimeout(ctx, state.Timeouts.Read, restoreTimeouts.read, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	defer cancel()
 	exists, err := r.engine.ImageExists(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the restored image", err.Error())
