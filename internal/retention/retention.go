@@ -44,7 +44,8 @@ func weekStart(d day) day {
 	return d.add(-((int(d.t.Weekday()) + 6) % 7))
 }
 
-func checkSchedule(schedule string) error {
+// CheckSchedule refuses a schedule that is not one of Schedules.
+func CheckSchedule(schedule string) error {
 	for _, s := range Schedules {
 		if s == schedule {
 			return nil
@@ -56,7 +57,7 @@ func checkSchedule(schedule string) error {
 // Periods is the keys of the count periods of schedule up to and including
 // the one now is in, newest first.
 func Periods(now time.Time, schedule string, count int) ([]string, error) {
-	if err := checkSchedule(schedule); err != nil {
+	if err := CheckSchedule(schedule); err != nil {
 		return nil, err
 	}
 	if count < 1 || count > maxCount {
@@ -81,7 +82,7 @@ func Periods(now time.Time, schedule string, count int) ([]string, error) {
 // DaysSoFar is the day keys of the period of schedule that now is in, from
 // its first day up to and including now's day, oldest first.
 func DaysSoFar(now time.Time, schedule string) ([]string, error) {
-	if err := checkSchedule(schedule); err != nil {
+	if err := CheckSchedule(schedule); err != nil {
 		return nil, err
 	}
 	today := dayOf(now)
