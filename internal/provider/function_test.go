@@ -112,7 +112,7 @@ func TestFunction_badArguments(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.call, func(t *testing.T) {
 			functionTest(t, resource.TestStep{
-				Config:      "output \"x\" {\n  value = provider::cephbackup::" + c.call + "\n}\n",
+				Config: "output \"x\" {\n  value = provider::cephbackup::" + c.call + "\n}\n",
 				// terraform wraps the message: any space may be a line break.
 				ExpectError: regexp.MustCompile(`Invalid value for ` + strings.ReplaceAll(c.want, " ", `\s+`)),
 			})
