@@ -14,8 +14,19 @@ import (
 // The functions run in the real terraform (or OpenTofu) given by
 // TF_ACC_TERRAFORM_PATH or found on PATH; they need no cluster.
 
+// unusedProvider lets OpenTofu call the functions: it configures a provider
+// before calling them (Terraform does not). Nothing connects to it.
+const unusedProvider = `
+provider "cephbackup" {
+  cluster = { mon_host = "192.0.2.1", user = "functions" }
+}
+`
+
 func functionTest(t *testing.T, steps ...resource.TestStep) {
 	t.Helper()
+	for i := range steps {
+		steps[i].Config = unusedProvider + steps[i].Config
+	}
 	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_8_0)},
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
