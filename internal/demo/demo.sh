@@ -92,7 +92,7 @@ apply() {
 		echo "demo: terraform apply failed" >&2
 		return 1
 	fi
-	grep -E '^(cephbackup|module|data|Apply complete|Warning:|- )' "$out" | grep -v 'development overrides' || true
+	grep -E '^(cephbackup|module|Apply complete|Warning:|- )' "$out" | grep -v -e 'development overrides' -e 'Refreshing state' || true
 }
 
 tf get >/dev/null
@@ -165,7 +165,7 @@ tf output -no-color restore_points
 say "Monday 2026-12-07 (2026-w50): the week rolls over; the plan starts w50's chain and deletes w48's"
 tfvars replacement "$repl_key" 2026-12-07T06:00:00Z null '"2026-w49"'
 tf plan -no-color -compact-warnings -out="$demo/rollover.plan" >"$demo/plan.log" 2>&1 || { cat "$demo/plan.log"; exit 1; }
-grep -E '^  # module|^Plan:' "$demo/plan.log"
+grep -E '^  # (module|cephbackup)|^Plan:' "$demo/plan.log"
 tf apply -no-color -compact-warnings "$demo/rollover.plan" >"$demo/apply.log" 2>&1 || { cat "$demo/apply.log"; exit 1; }
 grep -E '^module.*(Destroying|Creating)|^Apply complete' "$demo/apply.log"
 # Children first: w48's day3, then day2, then its full.
