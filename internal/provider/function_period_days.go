@@ -25,7 +25,7 @@ func (f *periodDaysFunction) Definition(_ context.Context, _ function.Definition
 		Summary: "The days of the current period up to now, oldest first",
 		MarkdownDescription: "Returns the day keys (`2026-11-23`) of the period of `schedule` that `now` is in, from its " +
 			"first day up to and including `now`'s day, oldest first: for `\"weekly\"` on a Wednesday, Monday to " +
-			"Wednesday. A weekly chain takes its full backup on the first day and one incremental per later day.",
+			"Wednesday. A weekly chain takes its full backup on the first day and one incremental per later day." + openTofuNote,
 		Parameters: []function.Parameter{
 			nowParameter,
 			function.StringParameter{Name: "schedule", MarkdownDescription: "`\"daily\"`, `\"weekly\"` (ISO weeks, Monday to Sunday) or `\"monthly\"`."},

@@ -27,6 +27,11 @@ var nowParameter = function.StringParameter{
 		"Periods are calendar periods in its UTC offset (`2026-11-30T00:30:00+01:00` is a Monday).",
 }
 
+// openTofuNote ends each function's description: OpenTofu configures the
+// provider before calling a function, Terraform does not.
+const openTofuNote = " With OpenTofu, the configuration needs a `provider \"cephbackup\"` block whose settings are valid " +
+	"(OpenTofu configures the provider before calling its functions; the function connects to no cluster)."
+
 // parseNow reads the now argument (index 0).
 func parseNow(s string) (time.Time, *function.FuncError) {
 	t, err := time.Parse(time.RFC3339, s)
@@ -47,7 +52,7 @@ func (f *periodsFunction) Definition(_ context.Context, _ function.DefinitionReq
 		MarkdownDescription: "Returns the keys of the `count` newest periods of `schedule` up to `now`, newest first: " +
 			"`\"daily\"` gives `2026-11-28`, `\"weekly\"` ISO weeks such as `2026-w48`, `\"monthly\"` `2026-11`. " +
 			"`for_each` over them (with `toset`) starts a new chain when a period begins and destroys the oldest " +
-			"one when it ages out, with no edit to the configuration. Keys sort as strings in time order.",
+			"one when it ages out, with no edit to the configuration. Keys sort as strings in time order." + openTofuNote,
 		Parameters: []function.Parameter{
 			nowParameter,
 			function.StringParameter{Name: "schedule", MarkdownDescription: "`\"daily\"`, `\"weekly\"` (ISO weeks, Monday to Sunday) or `\"monthly\"`."},

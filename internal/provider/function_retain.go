@@ -29,7 +29,7 @@ func (f *retainFunction) Definition(_ context.Context, _ function.DefinitionRequ
 			"once. An item is kept when it is one of the `latestN` newest, or the oldest item of its hour, day, ISO " +
 			"week, month or year among the last N of them (`hoursN`, `daysN`, `weeksN`, `monthsN`, `yearsN`; the " +
 			"current one counts), in `now`'s UTC offset. Keeping the oldest of each period keeps the choice stable: " +
-			"a newer item never displaces one already kept. A period key stands for the start of its period.",
+			"a newer item never displaces one already kept. A period key stands for the start of its period." + openTofuNote,
 		Parameters: []function.Parameter{
 			nowParameter,
 			function.StringParameter{Name: "rule", MarkdownDescription: "Comma-separated terms, each at most once: " +
