@@ -2,16 +2,18 @@
 # daily incrementals on a second cluster, a lookup of the restore points the
 # backup cluster holds, and a restore of the one the operator picks.
 #
-# Normal days: list the backed-up days in var.weeks and apply.
+# Normal days: apply once a day. Which week's chain to extend, which to start
+#              and which to delete is computed from the time (functions need
+#              Terraform >= 1.8 or OpenTofu >= 1.7); nothing is edited by hand.
 # Incident:    set restore_backup_id to the id of the restore point to bring
 #              back (output restore_points lists them), apply; set it back to
 #              null once the volume is back.
 # Disaster:    point var.cluster at the replacement cluster, set
 #              restore_backup_id, apply. Then back the recovered volume up into
-#              the same backup_pool: add a new week and set adopt_week to it.
+#              the same backup_pool: set adopt_week to the week of the first
+#              backup on the replacement cluster (it starts a new chain).
 #
-# The restore is a resource, pinned to the id it was given, so this plan runs
-# on every Terraform >= 1.5 and OpenTofu. With Terraform >= 1.14, the
+# The restore is a resource, pinned to the id it was given. With Terraform >= 1.14, the
 # cephbackup_restore action restores once without a resource
 # (examples/actions/cephbackup_restore).
 terraform {
@@ -57,10 +59,16 @@ variable "backup_pool" {
   default = "backups"
 }
 
-variable "weeks" {
-  description = "Week => days of that week backed up incrementally, in order."
-  type        = map(list(string))
-  default     = { "2026-w48" = [] }
+variable "now" {
+  description = "The time the plan is for (RFC 3339); null: plantimestamp(). Set it to see what a later day's plan does."
+  type        = string
+  default     = null
+}
+
+variable "weeks_kept" {
+  description = "Weekly chains kept, the current week's included: when a week begins, the oldest chain is deleted."
+  type        = number
+  default     = 4
 }
 
 variable "restore_backup_id" {
@@ -93,13 +101,44 @@ provider "cephbackup" {
   backup_cluster = var.backup_cluster
 }
 
+# What the backup cluster holds before this apply (read at plan): the days
+# each week has, from the labels the weekly-chain module puts on its backups.
+data "cephbackup_restore_points" "recorded" {
+  pool        = var.pool
+  image       = var.image
+  backup_pool = var.backup_pool
+}
+
+locals {
+  now   = coalesce(var.now, plantimestamp())
+  today = provider::cephbackup::periods(local.now, "daily", 1)[0]
+  # The days of the current week up to today, oldest first.
+  this_week = provider::cephbackup::period_days(local.now, "weekly")
+  # Newest first: a week enters when it begins and leaves weeks_kept weeks later.
+  weeks = provider::cephbackup::periods(local.now, "weekly", var.weeks_kept)
+  recorded = {
+    for w in local.weeks : w => sort(distinct([
+      for p in data.cephbackup_restore_points.recorded.restore_points : p.labels["day"] if lookup(p.labels, "week", "") == w
+    ]))
+  }
+  first_day = try(local.recorded[local.weeks[0]][0], local.today)
+  # Earlier weeks keep the days they have (a week never backed up stays so);
+  # the current week has every day from its first backup up to today, so a
+  # day the pipeline missed is taken at the next apply.
+  chains = merge(
+    { for w, days in local.recorded : w => days if length(days) > 0 },
+    { (local.weeks[0]) = slice(local.this_week, index(local.this_week, local.first_day), length(local.this_week)) },
+  )
+}
+
 module "week" {
   source   = "../modules/weekly-chain"
-  for_each = var.weeks
+  for_each = local.chains
 
   pool        = var.pool
   image       = var.image
   backup_pool = var.backup_pool
+  week        = each.key
   days        = each.value
   adopt       = each.key == var.adopt_week
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -28,6 +29,7 @@ var (
 	_ provider.Provider                  = &cephbackupProvider{}
 	_ provider.ProviderWithActions       = &cephbackupProvider{}
 	_ provider.ProviderWithListResources = &cephbackupProvider{}
+	_ provider.ProviderWithFunctions     = &cephbackupProvider{}
 )
 
 // New returns the provider factory for a version string.
@@ -195,6 +197,12 @@ func (p *cephbackupProvider) Actions(context.Context) []func() action.Action {
 // Terraform and OpenTofu do not ask for them.
 func (p *cephbackupProvider) ListResources(context.Context) []func() list.ListResource {
 	return []func() list.ListResource{NewFullListResource, NewIncrementalListResource}
+}
+
+// Functions are served to Terraform >= 1.8 and OpenTofu >= 1.7; older ones
+// ignore them.
+func (p *cephbackupProvider) Functions(context.Context) []func() function.Function {
+	return []func() function.Function{NewPeriodsFunction, NewPeriodDaysFunction, NewRetainFunction}
 }
 
 func (p *cephbackupProvider) DataSources(context.Context) []func() datasource.DataSource {
