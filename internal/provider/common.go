@@ -8,6 +8,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 )
 
 // What the resources, data sources and the action share: default timeouts,
@@ -184,3 +187,25 @@ var (
 		hint: ". Write it as 2026-11-01T00:00:00Z, or use timestamp() / timeadd().",
 	}
 )
+
+// updateTimeoutsOnly is the Update of a resource of which only the timeouts
+// change in place: the state stays, with the planned timeouts.
+func updateTimeoutsOnly(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var planned timeouts.Value
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("timeouts"), &planned)...)
+	resp.State.Raw = req.State.Raw
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("timeouts"), planned)...)
+}
+
+// forgetIfGone is the Read of a resource that made pool/image on cluster:
+// an image removed since is forgotten, so the next apply makes it again.
+func forgetIfGone(ctx context.Context, eng *engine.Engine, pool, image, what string, resp *resource.ReadResponse) {
+	exists, err := eng.ImageExists(ctx, pool, image)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read "+what, err.Error())
+		return
+	}
+	if !exists {
+		resp.State.RemoveResource(ctx)
+	}
+}

@@ -280,15 +280,7 @@ func (r *diffFileResource) Read(ctx context.Context, req resource.ReadRequest, r
 }
 
 func (r *diffFileResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	// Only timeouts change in place.
-	var plan, state diffFileModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	state.Timeouts = plan.Timeouts
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	updateTimeoutsOnly(ctx, req, resp)
 }
 
 func (r *diffFileResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

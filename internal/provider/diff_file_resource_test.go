@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 )
 
@@ -209,6 +211,17 @@ func TestAccDiffFile_guardsFilesDriftAndImport(t *testing.T) {
 						}
 						return nil
 					}),
+				),
+			},
+			{
+				// Timeouts change in place: the file is not written again.
+				Config: strings.Replace(withFile, `path        = "`, "timeouts {\n    read = \"1m\"\n  }\n  path        = \"", 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("cephbackup_diff_file.f", plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("cephbackup_diff_file.f", "timeouts.read", "1m"),
+					resource.TestCheckResourceAttrWith("cephbackup_diff_file.f", "sha256", fileSum(file)),
 				),
 			},
 			{

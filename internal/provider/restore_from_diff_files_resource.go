@@ -165,26 +165,11 @@ func (r *restoreFromDiffFilesResource) Read(ctx context.Context, req resource.Re
 		return
 	}
 	defer cancel()
-	exists, err := r.engine.ImageExists(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read the rebuilt image", err.Error())
-		return
-	}
-	if !exists {
-		resp.State.RemoveResource(ctx)
-	}
+	forgetIfGone(ctx, r.engine, state.TargetPool.ValueString(), state.TargetImage.ValueString(), "the rebuilt image", resp)
 }
 
 func (r *restoreFromDiffFilesResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	// Only timeouts change in place.
-	var plan, state restoreFromDiffFilesModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	state.Timeouts = plan.Timeouts
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	updateTimeoutsOnly(ctx, req, resp)
 }
 
 // Delete leaves the image: it holds user data.

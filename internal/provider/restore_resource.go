@@ -212,14 +212,7 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	defer cancel()
-	exists, err := r.engine.ImageExists(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read the restored image", err.Error())
-		return
-	}
-	if !exists {
-		resp.State.RemoveResource(ctx)
-	}
+	forgetIfGone(ctx, r.engine, state.TargetPool.ValueString(), state.TargetImage.ValueString(), "the restored image", resp)
 }
 
 func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
