@@ -75,7 +75,7 @@ func clusterSchema(block string, env cephconn.EnvPrefix) schema.SingleNestedAttr
 		"keyring": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf(
 			"Path of a keyring holding the user's key. Default: `$%s`, else what the config file says.", v("KEYRING"))},
 		"key": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf(
-			"The user's cephx secret (base64, as `ceph auth print-key` prints it), instead of a keyring. Default: `$%s`. Never logged.", v("KEY"))},
+			"The user's cephx secret (base64, as `ceph auth print-key` prints it), instead of a keyring (setting both in one block is refused). Default: `$%s`. Never logged.", v("KEY"))},
 		"timeout": schema.StringAttribute{Optional: true, Validators: []validator.String{durationValidator}, MarkdownDescription: fmt.Sprintf(
 			"Bound on connecting and on each monitor or OSD operation, as a duration (`30s`, `2m`). Default: `$%s`, else `30s`.", v("TIMEOUT"))},
 	}
@@ -115,6 +115,13 @@ func (p *cephbackupProvider) clusterConfig(block string, m *clusterModel, env ce
 				fmt.Sprintf("%s.%s depends on a value known only after apply; the provider must connect during plan. Use a value known at plan time.", block, name))
 			return cephconn.Config{}, false
 		}
+	}
+	if m.Key.ValueString() != "" && m.Keyring.ValueString() != "" {
+		// Which one librados would use is not obvious to a reader of the configuration.
+		diags.AddAttributeError(root.AtName("key"), "Both key and keyring are set",
+			fmt.Sprintf("%s sets both key and keyring: give the user's secret one way. Keep key (for example from a sensitive variable) "+
+				"or keyring (a file), and remove the other.", block))
+		return cephconn.Config{}, false
 	}
 	cfg := cephconn.Config{
 		ConfigFile: m.ConfigFile.ValueString(), MonHost: m.MonHost.ValueString(), User: m.User.ValueString(),

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,5 +43,27 @@ func TestClusterConfig_adminFallbackWarns(t *testing.T) {
 				t.Fatalf("warned = %v, want %v (diagnostics %v)", warned, tc.warns, diags)
 			}
 		})
+	}
+}
+
+// key and keyring in the same block are refused, on the key; a keyring from
+// the environment beside a key in the block is not a conflict (the block wins).
+func TestClusterConfig_keyAndKeyringConflict(t *testing.T) {
+	key := types.StringValue("AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA==")
+	keyring := filepath.Join(t.TempDir(), "ceph.client.u.keyring")
+	if err := os.WriteFile(keyring, []byte("[client.u]\n\tkey = AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA==\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &cephbackupProvider{getenv: func(k string) string { return map[string]string{"CEPH_KEYRING": keyring}[k] }}
+	var diags diag.Diagnostics
+	_, ok := p.clusterConfig("cluster", &clusterModel{MonHost: types.StringValue("10.0.0.1"), User: types.StringValue("u"),
+		Key: key, Keyring: types.StringValue(keyring)}, cephconn.SourceEnv, &diags)
+	if ok || !diags.HasError() || !strings.Contains(diags.Errors()[0].Summary(), "Both key and keyring") {
+		t.Fatalf("key and keyring in one block: ok=%v, diagnostics %v", ok, diags)
+	}
+	diags = nil
+	if _, ok := p.clusterConfig("cluster", &clusterModel{MonHost: types.StringValue("10.0.0.1"), User: types.StringValue("u"), Key: key},
+		cephconn.SourceEnv, &diags); !ok || diags.HasError() {
+		t.Fatalf("key in the block, keyring in the environment: refused: %v", diags)
 	}
 }
