@@ -135,7 +135,18 @@ func (c *Client) connect() (*rados.Conn, string, error) {
 			return fail("reading config_file %s: %v", c.cfg.ConfigFile, err)
 		}
 	}
+	// The operator's options come first, so that nothing the provider sets
+	// below can be overridden by them (CheckOption refuses those anyway).
+	for opt, val := range c.cfg.Options {
+		if err := conn.SetConfigOption(OptionName(opt), val); err != nil {
+			conn.Shutdown()
+			return fail("setting options[%q] = %q: librados does not accept it (%v); check the name and value against Ceph's configuration reference", opt, val, err)
+		}
+	}
 	settings := clientOptions(c.cfg.Timeout)
+	for opt, val := range msModeOptions(c.cfg.MsMode) {
+		settings[opt] = val
+	}
 	if c.cfg.MonHost != "" {
 		settings["mon_host"] = c.cfg.MonHost
 	}
