@@ -179,7 +179,8 @@ func (c Config) Validate() error {
 		}
 	}
 	if _, ok := MsModes[c.MsMode]; c.MsMode != "" && !ok {
-		return fmt.Errorf("ms_mode %q is not one of %s", c.MsMode, MsModeNames)
+		return fmt.Errorf("ms_mode %q is not one of %s: set ms_mode (or %s / %s) to one of them",
+			c.MsMode, MsModeNames, SourceEnv.Var("MS_MODE"), BackupEnv.Var("MS_MODE"))
 	}
 	for name := range c.Options {
 		if err := CheckOption(name); err != nil {
