@@ -83,7 +83,7 @@ func clusterSchema(block string, env cephconn.EnvPrefix) schema.SingleNestedAttr
 			"Bound on connecting and on each monitor or OSD operation, as a duration (`30s`, `2m`). Default: `$%s`, else `30s`.", v("TIMEOUT"))},
 		"ms_mode": schema.StringAttribute{Optional: true, Validators: []validator.String{stringvalidator.OneOf("crc", "secure", "prefer-crc", "prefer-secure")}, MarkdownDescription: fmt.Sprintf(
 			"Messenger v2 connection mode, as krbd's `ms_mode`: `secure` encrypts all traffic with the cluster (AES-GCM), `crc` only checksums it, `prefer-*` accept either. "+
-				"Sets librados' `ms_client_mode` and `ms_mon_client_mode`. Needs monitors reachable on msgr2 (port 3300 or a `v2:` address). Default: `$%s`, else the config file's setting (Ceph's default accepts both).", v("MS_MODE"))},
+				"Sets librados' `ms_client_mode` and `ms_mon_client_mode`. Needs monitors reachable on msgr2 (port 3300 or a `v2:` address). Default: `$%s`, else the config file's setting (Ceph's defaults accept both modes).", v("MS_MODE"))},
 		"options": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Further librados settings (`{ ms_connection_ready_timeout = \"10\" }`), " +
 			"set with `conf_set` after the config file is read and before connecting. Settings that have their own attribute (`mon_host`, `keyring`, `key`, `ms_client_mode`, the timeouts) " +
 			"and those the provider pins for correctness are refused at plan time."},
