@@ -135,7 +135,18 @@ func (c *Client) connect() (*rados.Conn, string, error) {
 			return fail("reading config_file %s: %v", c.cfg.ConfigFile, err)
 		}
 	}
+	// The operator's options come first, so that nothing the provider sets
+	// below can be overridden by them (CheckOption refuses those anyway).
+	for opt, val := range c.cfg.Options {
+		if err := conn.SetConfigOption(OptionName(opt), val); err != nil {
+			conn.Shutdown()
+			return fail("setting options[%q] = %q: librados does not accept it (%v); check the name and value against Ceph's configuration reference", opt, val, err)
+		}
+	}
 	settings := clientOptions(c.cfg.Timeout)
+	for opt, val := range msModeOptions(c.cfg.MsMode) {
+		settings[opt] = val
+	}
 	if c.cfg.MonHost != "" {
 		settings["mon_host"] = c.cfg.MonHost
 	}
@@ -170,6 +181,11 @@ func (c *Client) connect() (*rados.Conn, string, error) {
 	}
 	if err != nil {
 		conn.Shutdown()
+		if c.cfg.MsMode == "crc" && (Is(err, syscall.EACCES) || Is(err, syscall.EPERM)) && c.acceptsSecure() {
+			return fail("the cluster requires secure mode (msgr2 encryption) and ms_mode = \"crc\" forbids it: " +
+				"librados reports this as permission denied, and the same credentials connect in secure mode. " +
+				"Set ms_mode = \"secure\" (or \"prefer-secure\")")
+		}
 		return fail("%s", explainConnect(c.cfg, err))
 	}
 	fsid, err := conn.GetFSID()
@@ -178,6 +194,19 @@ func (c *Client) connect() (*rados.Conn, string, error) {
 		return fail("reading the fsid: %v", err)
 	}
 	return conn, fsid, nil
+}
+
+// acceptsSecure tells a refusal of crc mode from one of the credentials
+// (librados says EACCES for both): it tries the same settings in secure mode.
+func (c *Client) acceptsSecure() bool {
+	cfg := c.cfg
+	cfg.MsMode = "secure"
+	conn, _, err := (&Client{name: c.name, cfg: cfg}).connect()
+	if err != nil {
+		return false
+	}
+	conn.Shutdown()
+	return true
 }
 
 // explainConnect turns a failed Connect into what to check, for the errnos

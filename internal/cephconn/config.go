@@ -26,6 +26,72 @@ type Config struct {
 	Keyring    string
 	Key        string
 	Timeout    time.Duration
+	// MsMode is one of MsModes; Options are extra librados settings,
+	// checked by CheckOption.
+	MsMode  string
+	Options map[string]string
+}
+
+// MsModes are the accepted ms_mode values, named as krbd's map option names
+// them, and the msgr2 connection modes each one asks Ceph for, in order of
+// preference (ms_client_mode / ms_mon_client_mode take such a list).
+var MsModes = map[string]string{
+	"crc":           "crc",
+	"secure":        "secure",
+	"prefer-crc":    "crc secure",
+	"prefer-secure": "secure crc",
+}
+
+// MsModeNames lists MsModes for messages, in a fixed order.
+const MsModeNames = "crc, secure, prefer-crc, prefer-secure"
+
+// msModeOptions are the librados settings ms_mode sets; empty when unset, so
+// the config file (or Ceph's default, "crc secure") decides.
+func msModeOptions(mode string) map[string]string {
+	modes, ok := MsModes[mode]
+	if !ok {
+		return nil
+	}
+	return map[string]string{"ms_client_mode": modes, "ms_mon_client_mode": modes}
+}
+
+// reservedOptions are librados settings an `options` entry may not set,
+// with the attribute that sets them (or why they are the provider's own).
+var reservedOptions = map[string]string{
+	"mon_host":                           "set mon_host instead",
+	"mon_addr":                           "set mon_host instead",
+	"keyring":                            "set keyring instead (keys never go in options)",
+	"key":                                "set key instead (it is Sensitive; options are not)",
+	"keyfile":                            "set key or keyring instead (keys never go in options)",
+	"name":                               "set user instead",
+	"id":                                 "set user instead",
+	"ms_client_mode":                     "set ms_mode instead",
+	"ms_mon_client_mode":                 "set ms_mode instead",
+	"client_mount_timeout":               "set timeout instead",
+	"rados_mon_op_timeout":               "set timeout instead",
+	"rados_osd_op_timeout":               "set timeout instead",
+	"rbd_skip_partial_discard":           "the provider pins it to false so that discarded ranges read back as zeros",
+	"rbd_cache_writethrough_until_flush": "the provider pins it to true so that a crashed client's writes are never seen in a snapshot",
+	"rbd_blocklist_on_break_lock":        "the provider pins it to true so that a dead lock holder cannot write after its lock is broken",
+}
+
+// OptionName is how Ceph reads an option name: dashes and spaces mean
+// underscores.
+func OptionName(name string) string {
+	return strings.NewReplacer("-", "_", " ", "_").Replace(strings.TrimSpace(name))
+}
+
+// CheckOption reports why an `options` entry is refused, nil when it may be
+// passed to librados.
+func CheckOption(name string) error {
+	n := OptionName(name)
+	if n == "" {
+		return errors.New("an empty option name")
+	}
+	if why, ok := reservedOptions[n]; ok {
+		return fmt.Errorf("%q cannot be set in options: %s", name, why)
+	}
+	return nil
 }
 
 // EnvPrefix names the environment variables that fill unset fields of a
@@ -54,6 +120,7 @@ func (c Config) WithEnv(p EnvPrefix, getenv func(string) string) (Config, error)
 	fill(&c.User, "USER")
 	fill(&c.Keyring, "KEYRING")
 	fill(&c.Key, "KEY")
+	fill(&c.MsMode, "MS_MODE")
 	if c.Timeout == 0 {
 		if v := getenv(p.Var("TIMEOUT")); v != "" {
 			d, err := ParseTimeout(v)
@@ -109,6 +176,15 @@ func (c Config) Validate() error {
 	if c.Keyring != "" {
 		if err := readable(c.Keyring); err != nil {
 			return fmt.Errorf("keyring: %w", err)
+		}
+	}
+	if _, ok := MsModes[c.MsMode]; c.MsMode != "" && !ok {
+		return fmt.Errorf("ms_mode %q is not one of %s: set ms_mode (or %s / %s) to one of them",
+			c.MsMode, MsModeNames, SourceEnv.Var("MS_MODE"), BackupEnv.Var("MS_MODE"))
+	}
+	for name := range c.Options {
+		if err := CheckOption(name); err != nil {
+			return fmt.Errorf("options: %w", err)
 		}
 	}
 	if strings.ContainsAny(c.User, " \t\n") {

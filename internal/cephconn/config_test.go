@@ -3,6 +3,7 @@ package cephconn
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,7 +20,7 @@ func TestWithEnvFillsOnlyUnsetFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{ConfigFile: "/x/ceph.conf", MonHost: "10.0.0.1", User: "backup", Timeout: 5 * time.Second}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("WithEnv = %+v, want %+v", cfg, want)
 	}
 }
@@ -111,5 +112,72 @@ func TestExplainMapsCommonErrnos(t *testing.T) {
 	named := (&Error{What: "image rbd/vol", Err: coded(-int(syscall.EPERM)), Pool: "rbd", User: "bk"}).Error()
 	if want := "client.bk lacks the capability: grant it osd 'profile rbd pool=rbd'"; !strings.Contains(named, want) {
 		t.Errorf("permission error %q does not say %q", named, want)
+	}
+}
+
+func TestMsModeFromEnvAndItsLibradosSettings(t *testing.T) {
+	cfg, err := Config{}.WithEnv(BackupEnv, env(map[string]string{"CEPH_MS_MODE": "crc", "CEPHBACKUP_BACKUP_MS_MODE": "prefer-secure"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MsMode != "prefer-secure" {
+		t.Fatalf("backup ms_mode from the environment = %q, want prefer-secure", cfg.MsMode)
+	}
+	set, _ := Config{MsMode: "secure"}.WithEnv(SourceEnv, env(map[string]string{"CEPH_MS_MODE": "crc"}))
+	if set.MsMode != "secure" {
+		t.Fatalf("CEPH_MS_MODE overrode the configured ms_mode: %q", set.MsMode)
+	}
+	for mode, want := range map[string]string{"crc": "crc", "secure": "secure", "prefer-crc": "crc secure", "prefer-secure": "secure crc"} {
+		got := msModeOptions(mode)
+		if got["ms_client_mode"] != want || got["ms_mon_client_mode"] != want || len(got) != 2 {
+			t.Errorf("ms_mode %s sets %v, want ms_client_mode and ms_mon_client_mode = %q", mode, got, want)
+		}
+	}
+	if got := msModeOptions(""); len(got) != 0 {
+		t.Errorf("an unset ms_mode sets %v; the config file must decide", got)
+	}
+}
+
+func TestValidateMsModeAndOptions(t *testing.T) {
+	base := Config{MonHost: "10.0.0.1", User: "backup"}
+	for _, tc := range []struct {
+		name    string
+		mode    string
+		options map[string]string
+		wantErr string
+	}{
+		{name: "timeout spelt with dashes", mode: "prefer-secure", options: map[string]string{"rados-osd-op-timeout": "x"}, wantErr: "set timeout instead"},
+		{name: "unknown mode", mode: "tls", wantErr: `ms_mode "tls" is not one of crc, secure`},
+		{name: "a plain option", mode: "secure", options: map[string]string{"ms_connection_ready_timeout": "10"}},
+		{name: "key", options: map[string]string{"key": "AQ=="}, wantErr: "set key instead"},
+		{name: "keyring spelt with spaces", options: map[string]string{" keyring ": "/k"}, wantErr: "set keyring instead"},
+		{name: "ms mode spelt with dashes", options: map[string]string{"ms-client-mode": "crc"}, wantErr: "set ms_mode instead"},
+		{name: "pinned", options: map[string]string{"rbd_skip_partial_discard": "true"}, wantErr: "pins it to false"},
+		{name: "mon host", options: map[string]string{"mon host": "x"}, wantErr: "set mon_host instead"},
+		{name: "empty name", options: map[string]string{"": "x"}, wantErr: "empty option name"},
+	} {
+		cfg := base
+		cfg.MsMode, cfg.Options = tc.mode, tc.options
+		err := cfg.Validate()
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: Validate = %v, want an error containing %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
+
+// Every option the provider pins on a connection is refused in options, so
+// the order in which they are set can never matter.
+func TestEveryPinnedOptionIsReserved(t *testing.T) {
+	pinned := clientOptions(time.Minute)
+	for opt := range msModeOptions("secure") {
+		pinned[opt] = ""
+	}
+	for opt := range pinned {
+		if CheckOption(opt) == nil {
+			t.Errorf("options may set %s, which the provider pins", opt)
+		}
 	}
 }

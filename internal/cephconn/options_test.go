@@ -60,3 +60,24 @@ func TestAccClientPinsOptionsOverConfigFile(t *testing.T) {
 		}
 	}
 }
+
+// ms_mode and options reach the connection, under Ceph's own names.
+func TestAccClientSetsMsModeAndOptions(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: run with `make testacc`")
+	}
+	cfg := testcluster.Get(t, "source").AdminConfig()
+	cfg.MsMode = "prefer-secure"
+	cfg.Options = map[string]string{"ms-connection-ready-timeout": "17"}
+	c := cephconn.NewClient("cluster", cfg)
+	defer c.Close()
+	conn, err := c.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for opt, want := range map[string]string{"ms_client_mode": "secure crc", "ms_mon_client_mode": "secure crc", "ms_connection_ready_timeout": "17"} {
+		if got, err := conn.GetConfigOption(opt); err != nil || got != want {
+			t.Errorf("%s = %q (%v) on the connection, want %q", opt, got, err, want)
+		}
+	}
+}

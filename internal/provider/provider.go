@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/function"
@@ -56,6 +57,8 @@ type clusterModel struct {
 	Keyring    types.String `tfsdk:"keyring"`
 	Key        types.String `tfsdk:"key"`
 	Timeout    types.String `tfsdk:"timeout"`
+	MsMode     types.String `tfsdk:"ms_mode"`
+	Options    types.Map    `tfsdk:"options"`
 }
 
 func (p *cephbackupProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -78,6 +81,12 @@ func clusterSchema(block string, env cephconn.EnvPrefix) schema.SingleNestedAttr
 			"The user's cephx secret (base64, as `ceph auth print-key` prints it), instead of a keyring (setting both in one block is refused). Default: `$%s`. Never logged.", v("KEY"))},
 		"timeout": schema.StringAttribute{Optional: true, Validators: []validator.String{durationValidator}, MarkdownDescription: fmt.Sprintf(
 			"Bound on connecting and on each monitor or OSD operation, as a duration (`30s`, `2m`). Default: `$%s`, else `30s`.", v("TIMEOUT"))},
+		"ms_mode": schema.StringAttribute{Optional: true, Validators: []validator.String{stringvalidator.OneOf("crc", "secure", "prefer-crc", "prefer-secure")}, MarkdownDescription: fmt.Sprintf(
+			"Messenger v2 connection mode, as krbd's `ms_mode`: `secure` encrypts all traffic with the cluster (AES-GCM), `crc` only checksums it, `prefer-*` accept either. "+
+				"Sets librados' `ms_client_mode` and `ms_mon_client_mode`. Needs monitors reachable on msgr2 (port 3300 or a `v2:` address). Default: `$%s`, else the config file's setting (Ceph's defaults accept both modes).", v("MS_MODE"))},
+		"options": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Further librados settings (`{ ms_connection_ready_timeout = \"10\" }`), " +
+			"set with `conf_set` after the config file is read and before connecting. Settings that have their own attribute (`mon_host`, `keyring`, `key`, `ms_client_mode`, the timeouts) " +
+			"and those the provider pins for correctness are refused at plan time."},
 	}
 	desc := map[string]string{
 		"cluster":        "The cluster where the volumes live: backups are taken from it and restores are written to it. In a disaster, point it at the replacement cluster.",
@@ -109,7 +118,7 @@ func (p *cephbackupProvider) clusterConfig(block string, m *clusterModel, env ce
 		m = &clusterModel{}
 	}
 	root := path.Root(block)
-	for name, v := range map[string]types.String{"config_file": m.ConfigFile, "mon_host": m.MonHost, "user": m.User, "keyring": m.Keyring, "key": m.Key, "timeout": m.Timeout} {
+	for name, v := range map[string]types.String{"config_file": m.ConfigFile, "mon_host": m.MonHost, "user": m.User, "keyring": m.Keyring, "key": m.Key, "timeout": m.Timeout, "ms_mode": m.MsMode} {
 		if v.IsUnknown() {
 			diags.AddAttributeError(root.AtName(name), "Unknown provider setting",
 				fmt.Sprintf("%s.%s depends on a value known only after apply; the provider must connect during plan. Use a value known at plan time.", block, name))
@@ -125,7 +134,28 @@ func (p *cephbackupProvider) clusterConfig(block string, m *clusterModel, env ce
 	}
 	cfg := cephconn.Config{
 		ConfigFile: m.ConfigFile.ValueString(), MonHost: m.MonHost.ValueString(), User: m.User.ValueString(),
-		Keyring: m.Keyring.ValueString(), Key: m.Key.ValueString(),
+		Keyring: m.Keyring.ValueString(), Key: m.Key.ValueString(), MsMode: m.MsMode.ValueString(),
+	}
+	if m.Options.IsUnknown() {
+		diags.AddAttributeError(root.AtName("options"), "Unknown provider setting",
+			fmt.Sprintf("%s.options depends on a value known only after apply; the provider must connect during plan. Use values known at plan time.", block))
+		return cfg, false
+	}
+	for name, v := range m.Options.Elements() {
+		s, ok := v.(types.String)
+		if !ok || s.IsUnknown() || s.IsNull() {
+			diags.AddAttributeError(root.AtName("options").AtMapKey(name), "Unknown or null option",
+				fmt.Sprintf("%s.options[%q] has no value known at plan time; give it a literal string or remove it.", block, name))
+			return cfg, false
+		}
+		if err := cephconn.CheckOption(name); err != nil {
+			diags.AddAttributeError(root.AtName("options").AtMapKey(name), "Option not allowed in "+block+".options", err.Error())
+			return cfg, false
+		}
+		if cfg.Options == nil {
+			cfg.Options = map[string]string{}
+		}
+		cfg.Options[name] = s.ValueString()
 	}
 	if s := m.Timeout.ValueString(); s != "" {
 		d, err := cephconn.ParseTimeout(s)

@@ -160,6 +160,26 @@ provider "cephbackup" {
 			``, wrapped(`CEPHBACKUP_BACKUP_TIMEOUT: "0.5s" is shorter than one second`)},
 		{"keyring from the environment missing", map[string]string{"CEPH_MON_HOST": "127.0.0.1:9", "CEPH_USER": "u", "CEPH_KEYRING": "/nonexistent/k"},
 			``, wrapped("keyring: /nonexistent/k does not exist")},
+		{"unknown ms_mode", nil, `
+provider "cephbackup" {
+  cluster = { mon_host = "127.0.0.1:9", user = "u", ms_mode = "tls" }
+}`, regexp.MustCompile(`(?s)cluster.ms_mode.*value must be one of.*"secure"`)},
+		{"unknown ms_mode in the environment", map[string]string{"CEPH_MON_HOST": "127.0.0.1:9", "CEPH_USER": "u",
+			"CEPHBACKUP_BACKUP_MON_HOST": "127.0.0.1:9", "CEPHBACKUP_BACKUP_MS_MODE": "on"},
+			``, wrapped(`ms_mode "on" is not one of crc, secure, prefer-crc, prefer-secure`)},
+		{"a secret in options", nil, `
+provider "cephbackup" {
+  cluster        = { mon_host = "127.0.0.1:9", user = "u" }
+  backup_cluster = { mon_host = "127.0.0.1:9", user = "u", options = { keyring = "/k" } }
+}`, regexp.MustCompile(`(?s)Option not allowed in backup_cluster.options.*"keyring" cannot be set in options: set keyring instead`)},
+		{"a pinned option in options", nil, `
+provider "cephbackup" {
+  cluster = { mon_host = "127.0.0.1:9", user = "u", options = { "rbd-skip-partial-discard" = "true" } }
+}`, wrapped(`"rbd-skip-partial-discard" cannot be set in options: the provider pins it to false`)},
+		{"ms modes in options", nil, `
+provider "cephbackup" {
+  cluster = { mon_host = "127.0.0.1:9", user = "u", options = { ms_mon_client_mode = "crc" } }
+}`, wrapped(`"ms_mon_client_mode" cannot be set in options: set ms_mode instead`)},
 		{"user with white space", nil, `
 provider "cephbackup" {
   cluster = { mon_host = "127.0.0.1:9", user = "backup user" }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,5 +173,48 @@ func running(pid int) bool {
 			return true
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The ceph.conf a start writes (read here after a stubbed first step fails):
+// v1 only by default, for the shared clusters; with TESTCLUSTER_MSGR2=secure
+// the monitor also listens on msgr2 and [global] requires secure mode of
+// every daemon and client. Any other value is refused.
+func TestScript_msgr2SecureIsOptIn(t *testing.T) {
+	stubs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(stubs, "ceph-authtool"), []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := "PATH=" + stubs + ":" + os.Getenv("PATH")
+	conf := func(env ...string) string {
+		t.Helper()
+		dir := t.TempDir()
+		if out, err := runScript(t, append(env, path), "start", dir, "c"); err == nil {
+			t.Fatalf("start succeeded with a failing ceph-authtool:\n%s", out)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "c", "ceph.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		global, _, _ := strings.Cut(string(b), "[mon]")
+		return global
+	}
+	plain := conf()
+	if !regexp.MustCompile(`(?m)^mon host = v1:127\.0\.0\.1:\d+$`).MatchString(plain) || strings.Contains(plain, "mode = secure") {
+		t.Errorf("the default cluster is not v1-only without messenger modes:\n%s", plain)
+	}
+	secure := conf("TESTCLUSTER_MSGR2=secure")
+	if !regexp.MustCompile(`(?m)^mon host = \[v2:127\.0\.0\.1:\d+,v1:127\.0\.0\.1:\d+\]$`).MatchString(secure) {
+		t.Errorf("the secure cluster's monitor is not on v2 and v1:\n%s", secure)
+	}
+	for _, want := range []string{"ms bind msgr2 = true", "ms cluster mode = secure", "ms service mode = secure", "ms client mode = secure",
+		"ms mon cluster mode = secure", "ms mon service mode = secure", "ms mon client mode = secure"} {
+		if !strings.Contains(secure, "\n"+want+"\n") {
+			t.Errorf("[global] of the secure cluster lacks %q:\n%s", want, secure)
+		}
+	}
+	out, err := runScript(t, []string{"TESTCLUSTER_MSGR2=crc"}, "start", t.TempDir(), "c")
+	if err == nil || !strings.Contains(out, "TESTCLUSTER_MSGR2=crc: only 'secure'") {
+		t.Errorf("TESTCLUSTER_MSGR2=crc: %v\n%s", err, out)
 	}
 }

@@ -135,9 +135,19 @@ func Start(t testing.TB, name string) *Cluster {
 // StartAt starts (or finds running) the clusters DIR/NAME... with a memstore
 // OSD of memstoreBytes each (0: the script's default).
 func StartAt(dir string, memstoreBytes int64, names ...string) ([]*Cluster, error) {
-	var env []string
+	return startAt(dir, memstoreBytes, nil, names...)
+}
+
+// StartSecureAt is StartAt for clusters whose monitor listens on msgr2 (and
+// v1) and whose daemons and clients must all use msgr2's secure mode; their
+// ceph.conf says so, so the CLI helpers speak secure to them.
+func StartSecureAt(dir string, memstoreBytes int64, names ...string) ([]*Cluster, error) {
+	return startAt(dir, memstoreBytes, []string{"TESTCLUSTER_MSGR2=secure"}, names...)
+}
+
+func startAt(dir string, memstoreBytes int64, env []string, names ...string) ([]*Cluster, error) {
 	if memstoreBytes > 0 {
-		env = []string{fmt.Sprintf("TESTCLUSTER_MEMSTORE_BYTES=%d", memstoreBytes)}
+		env = append(env, fmt.Sprintf("TESTCLUSTER_MEMSTORE_BYTES=%d", memstoreBytes))
 	}
 	// Each start gets the time of one command: a loaded machine starts them slowly.
 	if err := script(time.Duration(max(len(names), 1))*commandTimeout, env, append([]string{"start", dir}, names...)...); err != nil {

@@ -15,6 +15,10 @@ set -Eeuo pipefail
 trap 'echo "testcluster: line $LINENO: \"$BASH_COMMAND\" failed (exit $?)" >&2' ERR
 
 MEMSTORE_BYTES=${TESTCLUSTER_MEMSTORE_BYTES:-$((8 << 30))}
+# TESTCLUSTER_MSGR2=secure: the mon also listens on msgr2 and every daemon and
+# client (the CLI included, through ceph.conf) must use secure (encrypted) mode.
+MSGR2=${TESTCLUSTER_MSGR2:-}
+[[ -z $MSGR2 || $MSGR2 == secure ]] || { echo "testcluster: TESTCLUSTER_MSGR2=$MSGR2: only 'secure' (or unset) is supported" >&2; exit 1; }
 
 die() { echo "testcluster: $*" >&2; exit 1; }
 
@@ -71,13 +75,22 @@ start_one() {
 	fi
 	stop_one "$d"
 	mkdir -p "$d"/{run,log,mon.a,osd.0}
-	local fsid port
+	local fsid port addrs monhost
 	fsid=$(cat /proc/sys/kernel/random/uuid)
 	port=$(free_port)
+	addrs="v1:127.0.0.1:$port"
+	monhost=$addrs
+	if [[ $MSGR2 == secure ]]; then
+		local port2
+		port2=$(free_port)
+		[[ $port2 != "$port" ]] || port2=$(free_port)
+		addrs="v2:127.0.0.1:$port2,v1:127.0.0.1:$port"
+		monhost="[$addrs]"
+	fi
 	cat >"$conf" <<-CONF
 	[global]
 	fsid = $fsid
-	mon host = v1:127.0.0.1:$port
+	mon host = $monhost
 	auth cluster required = cephx
 	auth service required = cephx
 	auth client required = cephx
@@ -107,12 +120,23 @@ start_one() {
 	osd max object namespace len = 64
 	CONF
 
+	if [[ $MSGR2 == secure ]]; then
+		# Right after mon host, so in [global], for the daemons and the CLI alike.
+		sed -i "/^mon host = /a ms bind msgr2 = true\\
+ms cluster mode = secure\\
+ms service mode = secure\\
+ms client mode = secure\\
+ms mon cluster mode = secure\\
+ms mon service mode = secure\\
+ms mon client mode = secure" "$conf"
+	fi
+
 	quiet "$d" ceph-authtool --create-keyring "$d/mon.keyring" --gen-key -n mon. --cap mon 'allow *'
 	quiet "$d" ceph-authtool --create-keyring "$d/ceph.client.admin.keyring" --gen-key -n client.admin \
 		--cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *'
 	quiet "$d" ceph-authtool "$d/mon.keyring" --import-keyring "$d/ceph.client.admin.keyring"
 	chmod 600 "$d"/*.keyring
-	quiet "$d" monmaptool --create --addv a "[v1:127.0.0.1:$port]" --fsid "$fsid" "$d/monmap"
+	quiet "$d" monmaptool --create --addv a "[$addrs]" --fsid "$fsid" "$d/monmap"
 
 	quiet "$d" ceph-mon -c "$conf" --mkfs -i a --monmap "$d/monmap" --keyring "$d/mon.keyring"
 	quiet "$d" ceph-mon -c "$conf" -i a
@@ -142,7 +166,7 @@ start_one() {
 	cat >"$d/env" <<-ENV
 	CEPH_CONF=$conf
 	CEPH_KEYRING=$d/ceph.client.admin.keyring
-	MON_HOST=v1:127.0.0.1:$port
+	MON_HOST=$monhost
 	FSID=$fsid
 	MON_PID_FILE=$d/run/mon.a.pid
 	OSD_PID_FILE=$d/run/osd.0.pid
