@@ -22,24 +22,7 @@ func TestAccDiffFile_filesRebuildTheChainWithRBDImportDiff(t *testing.T) {
 	e.src.Discard(t, srcPool, img, 1<<20+3, 5000)
 	dir := t.TempDir()
 	fullFile, incrFile := filepath.Join(dir, "full.diff"), filepath.Join(dir, "incr.diff")
-	files := fmt.Sprintf(`
-resource "cephbackup_diff_file" "full" {
-  backup_id   = cephbackup_full.w.id
-  pool        = "rbd"
-  image       = %[1]q
-  backup_pool = "backups"
-  path        = %[2]q
-}
-
-resource "cephbackup_diff_file" "incr" {
-  backup_id      = cephbackup_incremental.d1.id
-  from_backup_id = cephbackup_full.w.id
-  pool           = "rbd"
-  image          = %[1]q
-  backup_pool    = "backups"
-  path           = %[3]q
-}
-`, img, fullFile, incrFile)
+	files := chainFilesConfig(img, fullFile, incrFile)
 	chain1 := e.providerBlock() + fullConfig("w", img)
 	var sumFull, sumIncr string
 	copyImg := img + "-copy"
@@ -89,6 +72,29 @@ resource "cephbackup_diff_file" "incr" {
 			},
 		},
 	})
+}
+
+// chainFilesConfig writes the diff files of cephbackup_full.w (full) and of
+// cephbackup_incremental.d1 since it (incr).
+func chainFilesConfig(image, fullFile, incrFile string) string {
+	return fmt.Sprintf(`
+resource "cephbackup_diff_file" "full" {
+  backup_id   = cephbackup_full.w.id
+  pool        = "rbd"
+  image       = %[1]q
+  backup_pool = "backups"
+  path        = %[2]q
+}
+
+resource "cephbackup_diff_file" "incr" {
+  backup_id      = cephbackup_incremental.d1.id
+  from_backup_id = cephbackup_full.w.id
+  pool           = "rbd"
+  image          = %[1]q
+  backup_pool    = "backups"
+  path           = %[3]q
+}
+`, image, fullFile, incrFile)
 }
 
 // fileSum checks an attribute against the sha256 of a file.

@@ -38,24 +38,7 @@ func TestAccRestoreFromDiffFiles_rebuildsWithoutTheBackupCluster(t *testing.T) {
 	fullFile, incrFile := filepath.Join(dir, "full.diff"), filepath.Join(dir, "incr.diff")
 	keptFull, keptIncr := filepath.Join(kept, "full.diff"), filepath.Join(kept, "incr.diff")
 	chain1 := e.providerBlock() + fullConfig("w", img)
-	withFiles := chain1 + incrementalConfig("d1", "cephbackup_full.w.id", img) + fmt.Sprintf(`
-resource "cephbackup_diff_file" "full" {
-  backup_id   = cephbackup_full.w.id
-  pool        = "rbd"
-  image       = %[1]q
-  backup_pool = "backups"
-  path        = %[2]q
-}
-
-resource "cephbackup_diff_file" "incr" {
-  backup_id      = cephbackup_incremental.d1.id
-  from_backup_id = cephbackup_full.w.id
-  pool           = "rbd"
-  image          = %[1]q
-  backup_pool    = "backups"
-  path           = %[3]q
-}
-`, img, fullFile, incrFile)
+	withFiles := chain1 + incrementalConfig("d1", "cephbackup_full.w.id", img) + chainFilesConfig(img, fullFile, incrFile)
 	var sumIncr, incrID string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
