@@ -385,7 +385,7 @@ func (b *bench) incremental() error {
 	}
 	cliTime := time.Since(start)
 	_, _ = b.src.RBDErr("snap", "rm", "--no-progress", "rbd/incr@cli1")
-	b.record("3c. incremental (1% changed): engine vs rbd export-diff --from-snap | import-diff, snapshot removal included",
+	b.record("3c. incremental (1% changed): engine vs rbd export-diff --from-snap piped to import-diff, snapshot removal included",
 		fmt.Sprintf("%.2fs vs %.2fs = %.2fx", incTime.Seconds(), cliTime.Seconds(), cliTime.Seconds()/incTime.Seconds()),
 		">= 1.30x", cliTime.Seconds() >= 1.3*incTime.Seconds())
 	// The parent's source snapshot is removed while the copy runs (a
