@@ -38,8 +38,14 @@ alive() { [[ -f $1 ]] && ours "$(cat "$1")" "$2"; }
 
 free_port() {
 	local port
+	local low
+	# Below the kernel's ephemeral range: a port there can be taken by any
+	# outgoing connection between this check and the monitor's bind (seen:
+	# "unable to bind monitor ... Address already in use").
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	((low > 21000)) || low=32768
 	for _ in $(seq 200); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((20000 + RANDOM % (low - 20000)))
 		# A refused connection means nobody listens there.
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
