@@ -98,7 +98,7 @@ func TestScript_aFailedStepSaysWhatAndWhere(t *testing.T) {
 }
 
 // A real cluster in a directory whose path has spaces: started, reachable,
-// stopped through a symlink to its directory (daemons gone, directory
+// paused and resumed, stopped through a symlink to its directory (daemons gone, directory
 // removed), and stopped again.
 // It starts a cluster (about 15 s), so it runs with the acceptance tests.
 func TestAccScript_startAndStopInAPathWithSpaces(t *testing.T) {
@@ -121,6 +121,18 @@ func TestAccScript_startAndStopInAPathWithSpaces(t *testing.T) {
 	c.CreateImage(t, "rbd", "probe", 1<<20)
 	if !c.ImageExists(t, "rbd", "probe") {
 		t.Error("the image just created is not listed")
+	}
+	// A paused OSD answers nothing; once resume returns, it serves at once.
+	listing := func() error {
+		return exec.Command("timeout", "5", "rados", "-c", c.ConfFile, "-p", "rbd", "ls").Run()
+	}
+	c.PauseOSD(t)
+	if err := listing(); err == nil {
+		t.Error("rados ls answered while the OSD was paused")
+	}
+	c.ResumeOSD(t)
+	if err := listing(); err != nil {
+		t.Errorf("rados ls right after resume: %v", err)
 	}
 	var pids []int
 	for _, f := range []string{"mon.a.pid", "osd.0.pid"} {

@@ -335,7 +335,8 @@ func (c *Cluster) script(t testing.TB, cmd string) {
 // StopDaemons kills the cluster's daemons, as if the cluster were lost.
 func (c *Cluster) StopDaemons(t testing.TB) { c.closeConn(); c.script(t, "stop-daemons") }
 
-// PauseOSD freezes the OSD (SIGSTOP); ResumeOSD thaws it.
+// PauseOSD freezes the OSD (SIGSTOP); ResumeOSD thaws it and waits until it
+// serves I/O again.
 func (c *Cluster) PauseOSD(t testing.TB)  { c.script(t, "pause") }
 func (c *Cluster) ResumeOSD(t testing.TB) { c.script(t, "resume") }
 

@@ -4,7 +4,7 @@
 #   testcluster.sh start DIR NAME [NAME...]   start clusters DIR/NAME (one mon, one memstore OSD, cephx)
 #   testcluster.sh stop DIR [NAME...]         stop them (all under DIR without NAME) and remove their data
 #   testcluster.sh stop-daemons DIR NAME      kill the daemons but keep the directory (a "lost" cluster)
-#   testcluster.sh pause|resume DIR NAME      SIGSTOP / SIGCONT the OSD
+#   testcluster.sh pause|resume DIR NAME      SIGSTOP / SIGCONT the OSD (resume waits until it serves I/O)
 #
 # Each cluster gets its own fsid, port, config, keyrings and data under DIR/NAME, and a
 # shell-sourceable DIR/NAME/env. Daemons are stopped by their pid files, never by name, and
@@ -220,6 +220,31 @@ signal_osd() {
 	kill "-$sig" "$(cat "$d/run/osd.0.pid")"
 }
 
+# serves DIR: every placement group of every pool answers a listing within
+# 10 s (rados ls visits each PG; there is no mgr for `ceph pg stat`).
+serves() {
+	local conf=$1/ceph.conf pool
+	for pool in $(timeout 20 ceph -c "$conf" --connect-timeout 10 osd pool ls 2>/dev/null); do
+		timeout 10 rados -c "$conf" -p "$pool" ls >/dev/null 2>&1 || return 1
+	done
+}
+
+# resume_osd DIR: SIGCONT the OSD and wait until it serves I/O again. After a
+# long stop on a loaded machine a PG can stay "waiting for readable" (seen in
+# CI: an apply after the resume timed out listing extents); marking the OSD
+# down makes it re-peer at once, as CONTRIBUTING.md tells operators.
+resume_osd() {
+	local d=$1 try
+	signal_osd "$d" CONT
+	for try in 1 2 3; do
+		serves "$d" && return 0
+		echo "testcluster: $d: the OSD does not serve after SIGCONT; marking it down to re-peer (try $try)" >&2
+		timeout 20 ceph -c "$d/ceph.conf" --connect-timeout 10 osd down 0 >/dev/null 2>&1 || true
+		sleep 2
+	done
+	serves "$d" || die "$d: the OSD still does not serve I/O 3 re-peers after SIGCONT"
+}
+
 cmd=${1:-}
 dir=${2:-}
 [[ -n $cmd && -n $dir ]] || die "usage: $0 start|stop|stop-daemons|pause|resume DIR [NAME...]"
@@ -250,6 +275,6 @@ stop)
 	;;
 stop-daemons) stop_daemons "$dir/${1:?name}" ;;
 pause) signal_osd "$dir/${1:?name}" STOP ;;
-resume) signal_osd "$dir/${1:?name}" CONT ;;
+resume) resume_osd "$dir/${1:?name}" ;;
 *) die "unknown command $cmd" ;;
 esac
