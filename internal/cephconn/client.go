@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ceph/go-ceph/rados"
+	"github.com/ceph/go-ceph/rbd"
 )
 
 // Client is one cluster connection, opened on first use and then shared by
@@ -66,23 +67,59 @@ func (c *Client) FSID(ctx context.Context) (string, error) {
 }
 
 // IOContext returns a shared I/O context for pool.
-func (c *Client) IOContext(ctx context.Context, pool string) (*rados.IOContext, error) {
+func (c *Client) IOContext(ctx context.Context, poolPath string) (*rados.IOContext, error) {
 	conn, err := c.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ioctx, ok := c.ioctxs[pool]; ok {
+	if ioctx, ok := c.ioctxs[poolPath]; ok {
 		return ioctx, nil
 	}
+	pool, namespace := SplitPoolPath(poolPath)
 	ioctx, err := conn.OpenIOContext(pool)
 	if err != nil {
 		return nil, &Error{What: fmt.Sprintf("pool %q on %s", pool, c.name), Err: err}
 	}
-	c.ioctxs[pool] = ioctx
+	if namespace != "" {
+		// librados accepts any namespace name and librbd then reports every
+		// image in a missing one as missing: say which is missing instead.
+		// A user whose caps are limited to the namespace may not read the
+		// pool's namespace list: it then finds out on first use.
+		exists, err := rbd.NamespaceExists(ioctx, namespace)
+		if err == nil && !exists {
+			err = syscall.ENOENT
+		} else if Is(err, syscall.EPERM) || Is(err, syscall.EACCES) {
+			err = nil
+		}
+		if err != nil {
+			ioctx.Destroy()
+			return nil, &NamespaceError{Pool: pool, Namespace: namespace, Cluster: c.name, Err: &Error{
+				What: fmt.Sprintf("namespace %q of pool %q on %s", namespace, pool, c.name), Err: err, Pool: poolPath, User: c.cfg.User}}
+		}
+		ioctx.SetNamespace(namespace)
+	}
+	c.ioctxs[poolPath] = ioctx
 	return ioctx, nil
 }
+
+// NamespaceError is a RADOS namespace that IOContext could not use (most
+// often: it does not exist), so that the provider can put the diagnostic on
+// the namespace attribute rather than the pool's.
+type NamespaceError struct {
+	Pool, Namespace, Cluster string
+	Err                      error
+}
+
+func (e *NamespaceError) Error() string {
+	if Is(e.Err, syscall.ENOENT) {
+		return fmt.Sprintf("namespace %q of pool %q on %s does not exist: create it with `rbd namespace create --pool %s --namespace %s`, or check the name",
+			e.Namespace, e.Pool, e.Cluster, e.Pool, e.Namespace)
+	}
+	return e.Err.Error()
+}
+func (e *NamespaceError) Unwrap() error { return e.Err }
 
 // Close releases the connection if one was opened. The provider keeps its
 // clients for the life of the process; tests that open their own close them.

@@ -50,9 +50,9 @@ func Explain(what string, err error) string {
 	return what + ": " + err.Error()
 }
 
-func permissionDenied(what, user, pool string) string {
+func permissionDenied(what, user, poolPath string) string {
 	return "permission denied on " + what + ": " + user + " lacks the capability: grant it " +
-		"osd 'profile rbd pool=" + pool + "' and mon 'profile rbd' (see the getting-started guide)"
+		"osd '" + capsFor(poolPath) + "' and mon 'profile rbd' (see the getting-started guide)"
 }
 
 // Error keeps the errno of a Ceph failure while saying what it was about.

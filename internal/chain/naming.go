@@ -59,6 +59,19 @@ func ValidateID(id string) error {
 	return nil
 }
 
+// ValidatePoolPath checks a pool path: a pool name, or "pool/namespace" for
+// a RADOS namespace of the pool (see cephconn.PoolPath).
+func ValidatePoolPath(what, path string) error {
+	pool, namespace, inNamespace := strings.Cut(path, "/")
+	if err := ValidateName(what, pool); err != nil {
+		return err
+	}
+	if inNamespace {
+		return ValidateName(what+"'s namespace", namespace)
+	}
+	return nil
+}
+
 // ValidateName checks a pool or image name the way a person writes it in a
 // config: not empty, free of the separators of pool/image@snap specs, and
 // free of NUL and other control characters (below 0x20, and 0x7f).
@@ -90,17 +103,25 @@ func ValidateName(what, name string) error {
 // isControl reports the ASCII control characters: below 0x20, and DEL.
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// ImportID is the id accepted by `terraform import`: <backup_pool>/<backup_id>.
+// ImportID is the id accepted by `terraform import`: <backup_pool>/<backup_id>,
+// or <backup_pool>/<backup_namespace>/<backup_id> for a backup in a RADOS
+// namespace (backupPool is then the pool path "pool/namespace").
 func ImportID(backupPool, id string) string { return backupPool + "/" + id }
 
-// ParseImportID splits an import id made by ImportID.
+// ParseImportID splits an import id made by ImportID; backupPool is a pool
+// path.
 func ParseImportID(s string) (backupPool, id string, err error) {
-	pool, id, found := strings.Cut(s, "/")
-	if !found || pool == "" {
-		return "", "", fmt.Errorf("import id %q is not <backup_pool>/<backup_id>", s)
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return "", "", fmt.Errorf("import id %q is not <backup_pool>/<backup_id> or <backup_pool>/<backup_namespace>/<backup_id>", s)
+	}
+	backupPool, id = s[:i], s[i+1:]
+	pool, namespace, inNamespace := strings.Cut(backupPool, "/")
+	if pool == "" || inNamespace && (namespace == "" || strings.Contains(namespace, "/")) {
+		return "", "", fmt.Errorf("import id %q is not <backup_pool>/<backup_id> or <backup_pool>/<backup_namespace>/<backup_id>", s)
 	}
 	if err := ValidateID(id); err != nil {
 		return "", "", fmt.Errorf("import id %q: %w", s, err)
 	}
-	return pool, id, nil
+	return backupPool, id, nil
 }

@@ -104,9 +104,26 @@ func TestImportID(t *testing.T) {
 	if err != nil || pool != "backups" || gotID != id {
 		t.Fatalf("ParseImportID round trip: %q %q %v", pool, gotID, err)
 	}
-	for _, bad := range []string{"backups", "/" + id, "backups/xyz", ""} {
+	pool, gotID, err = ParseImportID(ImportID("backups/tenant-a", id))
+	if err != nil || pool != "backups/tenant-a" || gotID != id {
+		t.Fatalf("ParseImportID round trip in a namespace: %q %q %v", pool, gotID, err)
+	}
+	for _, bad := range []string{"backups", "/" + id, "backups/xyz", "", "backups//" + id, "a/b/c/" + id, "/ns/" + id} {
 		if _, _, err := ParseImportID(bad); err == nil {
 			t.Errorf("ParseImportID(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestValidatePoolPath(t *testing.T) {
+	for _, ok := range []string{"rbd", "rbd/tenant-a"} {
+		if err := ValidatePoolPath("pool", ok); err != nil {
+			t.Errorf("ValidatePoolPath(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "/ns", "rbd/", "rbd/a/b", "rbd/a@b"} {
+		if err := ValidatePoolPath("pool", bad); err == nil {
+			t.Errorf("ValidatePoolPath(%q) accepted it", bad)
 		}
 	}
 }

@@ -44,10 +44,13 @@ func (r BackupRequest) Kind() chain.Kind {
 
 // Validate checks the names before anything touches a cluster.
 func (r BackupRequest) Validate() error {
-	for _, f := range []struct{ what, v string }{{AttrPool, r.Pool}, {AttrImage, r.Image}, {AttrBackupPool, r.BackupPool}} {
-		if err := chain.ValidateName(f.what, f.v); err != nil {
+	for _, f := range []struct{ what, v string }{{AttrPool, r.Pool}, {AttrBackupPool, r.BackupPool}} {
+		if err := chain.ValidatePoolPath(f.what, f.v); err != nil {
 			return err
 		}
+	}
+	if err := chain.ValidateName(AttrImage, r.Image); err != nil {
+		return err
 	}
 	if r.ParentID != "" {
 		if err := chain.ValidateID(r.ParentID); err != nil {

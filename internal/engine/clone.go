@@ -30,10 +30,11 @@ type CloneRequest struct {
 // restore point cannot be deleted while the clone depends on it (Delete
 // refuses, naming the clone); FlattenClone ends the dependency.
 func (e *Engine) Clone(ctx context.Context, req CloneRequest) (chain.Record, error) {
-	for _, f := range []struct{ what, v string }{{AttrTargetPool, req.TargetPool}, {AttrTargetImage, req.TargetImage}} {
-		if err := chain.ValidateName(f.what, f.v); err != nil {
-			return chain.Record{}, &FieldError{Field: f.what, Err: err}
-		}
+	if err := chain.ValidatePoolPath(AttrTargetPool, req.TargetPool); err != nil {
+		return chain.Record{}, &FieldError{Field: AttrTargetPool, Err: err}
+	}
+	if err := chain.ValidateName(AttrTargetImage, req.TargetImage); err != nil {
+		return chain.Record{}, &FieldError{Field: AttrTargetImage, Err: err}
 	}
 	rec, err := e.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID)
 	if err != nil {
@@ -212,7 +213,7 @@ func clonesOf(ctx context.Context, c *cephconn.Client, pool, image, snap string)
 	var out []string
 	for _, ch := range children {
 		if !ch.Trash {
-			out = append(out, spec(ch.PoolName, ch.ImageName))
+			out = append(out, spec(cephconn.PoolPath(ch.PoolName, ch.PoolNamespace), ch.ImageName))
 		}
 	}
 	sort.Strings(out)

@@ -47,7 +47,7 @@ type DiffFilesResult struct {
 // restore that fails once the target exists removes it again: a partly
 // applied sequence is no point in time of the volume.
 func (e *Engine) RestoreFromDiffFiles(ctx context.Context, req DiffFilesRequest) (DiffFilesResult, error) {
-	if err := chain.ValidateName(AttrTargetPool, req.TargetPool); err != nil {
+	if err := chain.ValidatePoolPath(AttrTargetPool, req.TargetPool); err != nil {
 		return DiffFilesResult{}, err
 	}
 	if err := chain.ValidateName(AttrTargetImage, req.TargetImage); err != nil {

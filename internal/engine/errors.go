@@ -61,6 +61,7 @@ func (e *OtherSourceError) Error() string {
 	return fmt.Sprintf("backup image %s holds backups of %s, not of %s. If %s/%s is that volume recovered after a disaster "+
 		"(restored onto a replacement cluster, or into another pool), set adopt_backup_image = true on a cephbackup_full of it: "+
 		"that full takes the backup image over, and the restore points already in it stay restorable. "+
-		"Otherwise, two source images with the same name cannot share a backup pool: take a new cephbackup_full of %s/%s into another backup_pool",
+		"Otherwise, two source images with the same name cannot share a backup image: back %s/%s up into another RADOS namespace of the backup pool "+
+		"(backup_namespace, created with `rbd namespace create`) or into another backup_pool",
 		e.BackupImage, e.Owner, e.Src, e.Src.Pool, e.Src.Image, e.Src.Pool, e.Src.Image)
 }

@@ -59,10 +59,12 @@ type RestoreResult struct {
 
 // Validate checks names before anything touches a cluster.
 func (r RestoreRequest) Validate() error {
-	for _, f := range []struct{ what, v string }{
-		{AttrPool, r.Pool}, {AttrImage, r.Image}, {AttrBackupPool, r.BackupPool},
-		{AttrTargetPool, r.TargetPool}, {AttrTargetImage, r.TargetImage},
-	} {
+	for _, f := range []struct{ what, v string }{{AttrPool, r.Pool}, {AttrBackupPool, r.BackupPool}, {AttrTargetPool, r.TargetPool}} {
+		if err := chain.ValidatePoolPath(f.what, f.v); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ what, v string }{{AttrImage, r.Image}, {AttrTargetImage, r.TargetImage}} {
 		if err := chain.ValidateName(f.what, f.v); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 )
@@ -23,13 +24,16 @@ type backedUpImagesDataSource struct {
 }
 
 type backedUpImagesModel struct {
-	BackupPool types.String         `tfsdk:"backup_pool"`
-	Pool       types.String         `tfsdk:"pool"`
-	Images     []backedUpImageModel `tfsdk:"images"`
+	BackupPool      types.String         `tfsdk:"backup_pool"`
+	BackupNamespace types.String         `tfsdk:"backup_namespace"`
+	Pool            types.String         `tfsdk:"pool"`
+	Namespace       types.String         `tfsdk:"namespace"`
+	Images          []backedUpImageModel `tfsdk:"images"`
 }
 
 type backedUpImageModel struct {
 	Pool             types.String `tfsdk:"pool"`
+	Namespace        types.String `tfsdk:"namespace"`
 	Image            types.String `tfsdk:"image"`
 	SourceFSID       types.String `tfsdk:"source_fsid"`
 	BackupImage      types.String `tfsdk:"backup_image"`
@@ -65,10 +69,14 @@ func (d *backedUpImagesDataSource) Schema(_ context.Context, _ datasource.Schema
 				MarkdownDescription: "Pool on the backup cluster that holds the backups."},
 			"pool": schema.StringAttribute{Optional: true, Validators: []validator.String{nameValidator},
 				MarkdownDescription: "Only images of this source pool."},
+			"backup_namespace": dataSourceNamespaceAttr("RADOS namespace of `backup_pool` to list; default: the pool's default namespace.", namespaceValidator),
+			"namespace": schema.StringAttribute{Optional: true, Validators: []validator.String{inheritedNamespaceValidator},
+				MarkdownDescription: "Only images of this RADOS namespace of their source pool (`\"\"`: only images in a pool's default namespace)."},
 			"images": schema.ListNestedAttribute{Computed: true,
 				MarkdownDescription: "One entry per backup image, by image name; images with no restore point left are listed with `restore_points = 0`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"pool":              str("Source pool of the image the backup image belongs to now."),
+					"namespace":         str("RADOS namespace of the source image in its pool; null for the pool's default namespace."),
 					"image":             str("The backed-up image."),
 					"source_fsid":       str("fsid of the image's cluster."),
 					"backup_image":      str("The backup image, `<image>.backup.base`."),
@@ -90,14 +98,15 @@ func (d *backedUpImagesDataSource) Read(ctx context.Context, req datasource.Read
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	all, err := d.engine.Catalogue(ctx, m.BackupPool.ValueString())
+	all, err := d.engine.Catalogue(ctx, poolPath(m.BackupPool, m.BackupNamespace))
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot list the backed-up images", err.Error())
 		return
 	}
 	m.Images = make([]backedUpImageModel, 0, len(all))
 	for _, b := range all {
-		if !m.Pool.IsNull() && b.Source.Pool != m.Pool.ValueString() {
+		pool, namespace := cephconn.SplitPoolPath(b.Source.Pool)
+		if !m.Pool.IsNull() && pool != m.Pool.ValueString() || !m.Namespace.IsNull() && namespace != m.Namespace.ValueString() {
 			continue
 		}
 		m.Images = append(m.Images, backedUpImageFrom(b))
@@ -107,10 +116,11 @@ func (d *backedUpImagesDataSource) Read(ctx context.Context, req datasource.Read
 
 func backedUpImageFrom(b engine.BackedUpImage) backedUpImageModel {
 	out := backedUpImageModel{
-		Pool: types.StringValue(b.Source.Pool), Image: types.StringValue(b.Source.Image), SourceFSID: types.StringValue(b.Source.FSID),
+		Image: types.StringValue(b.Source.Image), SourceFSID: types.StringValue(b.Source.FSID),
 		BackupImage: types.StringValue(b.BackupImage), RestorePoints: types.Int64Value(int64(len(b.RestorePoints))),
 		NewestID: types.StringNull(), NewestCreatedAt: types.StringNull(), Size: types.Int64Value(int64(b.Size)),
 	}
+	setPoolPath(b.Source.Pool, &out.Pool, &out.Namespace)
 	var fulls, transferred int64
 	for _, r := range b.RestorePoints {
 		if r.Kind == chain.Full {

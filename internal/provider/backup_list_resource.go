@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 )
@@ -26,8 +27,9 @@ type backupIdentity struct {
 
 func (r *backupResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
 	resp.IdentitySchema = identityschema.Schema{Attributes: map[string]identityschema.Attribute{
-		"backup_pool": identityschema.StringAttribute{RequiredForImport: true, Description: "Pool on the backup cluster that holds the backup."},
-		"id":          identityschema.StringAttribute{RequiredForImport: true, Description: "The backup id."},
+		"backup_pool": identityschema.StringAttribute{RequiredForImport: true,
+			Description: "Pool on the backup cluster that holds the backup; `<pool>/<namespace>` when the backup is in a RADOS namespace of the pool."},
+		"id": identityschema.StringAttribute{RequiredForImport: true, Description: "The backup id."},
 	}}
 }
 
@@ -55,10 +57,11 @@ func NewIncrementalListResource() list.ListResource {
 }
 
 type backupListConfig struct {
-	BackupPool types.String `tfsdk:"backup_pool"`
-	Pool       types.String `tfsdk:"pool"`
-	Image      types.String `tfsdk:"image"`
-	Labels     types.Map    `tfsdk:"labels"`
+	BackupPool      types.String `tfsdk:"backup_pool"`
+	BackupNamespace types.String `tfsdk:"backup_namespace"`
+	Pool            types.String `tfsdk:"pool"`
+	Image           types.String `tfsdk:"image"`
+	Labels          types.Map    `tfsdk:"labels"`
 }
 
 func (l *backupListResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -78,6 +81,8 @@ func (l *backupListResource) ListResourceConfigSchema(_ context.Context, _ list.
 				MarkdownDescription: "Pool on the backup cluster that holds the backups."},
 			"pool": listschema.StringAttribute{Optional: true, Validators: []validator.String{nameValidator},
 				MarkdownDescription: "Only backups of images of this source pool."},
+			"backup_namespace": listschema.StringAttribute{Optional: true, Validators: []validator.String{namespaceValidator},
+				MarkdownDescription: "RADOS namespace of `backup_pool` to list; default: the pool's default namespace."},
 			"image": listschema.StringAttribute{Optional: true, Validators: []validator.String{nameValidator},
 				MarkdownDescription: "Only backups of this image."},
 			"labels": listschema.MapAttribute{Optional: true, ElementType: types.StringType,
@@ -97,7 +102,7 @@ func (l *backupListResource) List(ctx context.Context, req list.ListRequest, str
 		stream.Results = list.ListResultsStreamDiagnostics(diags)
 		return
 	}
-	backupPool := cfg.BackupPool.ValueString()
+	backupPool := poolPath(cfg.BackupPool, cfg.BackupNamespace)
 	images, err := l.engine.Catalogue(ctx, backupPool)
 	if err != nil {
 		var diags diag.Diagnostics
@@ -109,7 +114,7 @@ func (l *backupListResource) List(ctx context.Context, req list.ListRequest, str
 		var sent int64
 		for _, img := range images {
 			for _, rec := range filter.Select(img.RestorePoints) {
-				if !cfg.Pool.IsNull() && rec.Pool != cfg.Pool.ValueString() || !cfg.Image.IsNull() && rec.Image != cfg.Image.ValueString() {
+				if pool, _ := cephconn.SplitPoolPath(rec.Pool); !cfg.Pool.IsNull() && pool != cfg.Pool.ValueString() || !cfg.Image.IsNull() && rec.Image != cfg.Image.ValueString() {
 					continue
 				}
 				if req.Limit > 0 && sent >= req.Limit {

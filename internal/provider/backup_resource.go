@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 )
@@ -51,8 +52,10 @@ var (
 type backupAttrs struct {
 	ID                 types.String   `tfsdk:"id"`
 	Pool               types.String   `tfsdk:"pool"`
+	Namespace          types.String   `tfsdk:"namespace"`
 	Image              types.String   `tfsdk:"image"`
 	BackupPool         types.String   `tfsdk:"backup_pool"`
+	BackupNamespace    types.String   `tfsdk:"backup_namespace"`
 	Snapshot           types.String   `tfsdk:"snapshot"`
 	BackupImage        types.String   `tfsdk:"backup_image"`
 	Size               types.Int64    `tfsdk:"size"`
@@ -96,6 +99,8 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 	attrs := map[string]schema.Attribute{
 		"id":                computedString("The backup id, a UUID. Also part of the snapshot name."),
 		"pool":              requiredName("Pool of the source image on `cluster`."),
+		"namespace":         namespaceAttr("RADOS namespace of `pool` that holds the source image; default: the pool's default namespace."),
+		"backup_namespace":  backupNamespaceAttr(),
 		"image":             requiredName("The source RBD image."),
 		"backup_pool":       requiredName("Pool on `backup_cluster` (or `cluster`) that holds the backup image `<image>.backup.base`."),
 		"snapshot":          computedString("Name of the backup's snapshot, `backup.<id>.snap.<unix seconds>`: on the source image and, as the restore point, on the backup image."),
@@ -180,7 +185,7 @@ func (r *backupResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 // Delete refuses at apply, with nothing deleted, when it does not.
 func (r *backupResource) planDeletion(ctx context.Context, state backupModel, how string, diags *diag.Diagnostics) {
 	what := fmt.Sprintf("%s %s (of %s/%s, restore point %s in %s)", r.typeName(), state.ID.ValueString(),
-		state.Pool.ValueString(), state.Image.ValueString(), state.Snapshot.ValueString(), state.BackupPool.ValueString())
+		state.sourcePool(), state.Image.ValueString(), state.Snapshot.ValueString(), state.backupPool())
 	const summary = "Backup is protected against deletion"
 	if state.DeletionProtection.ValueBool() {
 		diags.AddError(summary, fmt.Sprintf("This plan would %s backup %s, which has deletion_protection = true. Nothing was deleted. "+
@@ -190,7 +195,7 @@ func (r *backupResource) planDeletion(ctx context.Context, state backupModel, ho
 	if r.engine == nil {
 		return
 	}
-	refusal, err := r.engine.CheckPlannedDeletion(ctx, state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString())
+	refusal, err := r.engine.CheckPlannedDeletion(ctx, state.backupPool(), state.Image.ValueString(), state.ID.ValueString())
 	switch {
 	case err != nil:
 		diags.AddWarning("Deletion not checked against the backup cluster",
@@ -211,26 +216,27 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 	}
 	var plan backupModel
 	resp.Diagnostics.Append(readBackupModel(ctx, req.Plan.Get, r.kind, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Image.IsUnknown() || plan.BackupPool.IsUnknown() || plan.Pool.IsUnknown() {
+	if resp.Diagnostics.HasError() || plan.Image.IsUnknown() || plan.BackupPool.IsUnknown() || plan.Pool.IsUnknown() ||
+		plan.Namespace.IsUnknown() || plan.BackupNamespace.IsUnknown() {
 		return
 	}
-	adoption, err := r.engine.CheckBackupInputs(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString(),
+	adoption, err := r.engine.CheckBackupInputs(ctx, plan.sourcePool(), plan.Image.ValueString(), plan.backupPool(),
 		r.kind == chain.Full && plan.AdoptBackupImage.ValueBool())
 	var missing *engine.FieldError
 	var other *engine.OtherSourceError
 	switch {
 	case errors.As(err, &missing) && engine.IsNotFound(missing.Err):
-		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Not found on the cluster",
+		resp.Diagnostics.AddAttributeError(attributeOf(missing), "Not found on the cluster",
 			missing.Error()+". Check the name and which cluster it is on (pool and image: cluster; backup_pool: backup_cluster).")
 		return
 	case errors.As(err, &missing) && missing.Field == "adopt_backup_image":
-		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Cannot adopt the backup image", missing.Error()+".")
+		resp.Diagnostics.AddAttributeError(attributeOf(missing), "Cannot adopt the backup image", missing.Error()+".")
 		return
 	case errors.As(err, &other):
 		resp.Diagnostics.AddAttributeError(path.Root("backup_pool"), "Backup image holds another source image's backups", other.Error()+".")
 		return
 	case errors.As(err, &missing):
-		resp.Diagnostics.AddAttributeError(path.Root(missing.Field), "Cannot back up into this pool", missing.Error()+".")
+		resp.Diagnostics.AddAttributeError(attributeOf(missing), "Cannot back up into this pool", missing.Error()+".")
 		return
 	case err != nil:
 		resp.Diagnostics.AddError("Cannot plan the backup", err.Error())
@@ -238,9 +244,9 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 	}
 	if adoption != nil {
 		resp.Diagnostics.AddAttributeWarning(path.Root("adopt_backup_image"), "Backup image will be adopted",
-			adoption.Describe(plan.BackupPool.ValueString()+"/"+chain.BackupImageName(plan.Image.ValueString())))
+			adoption.Describe(plan.backupPool()+"/"+chain.BackupImageName(plan.Image.ValueString())))
 	}
-	leftovers, err := r.engine.Leftovers(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
+	leftovers, err := r.engine.Leftovers(ctx, plan.sourcePool(), plan.Image.ValueString(), plan.backupPool())
 	if err != nil {
 		resp.Diagnostics.AddWarning("Cannot look for leftovers of interrupted runs", err.Error())
 	}
@@ -250,21 +256,21 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 	if r.kind != chain.Incremental || plan.ParentID.IsUnknown() {
 		return
 	}
-	parent, err := r.engine.GetBackup(ctx, plan.BackupPool.ValueString(), plan.Image.ValueString(), plan.ParentID.ValueString())
+	parent, err := r.engine.GetBackup(ctx, plan.backupPool(), plan.Image.ValueString(), plan.ParentID.ValueString())
 	switch {
 	case errors.Is(err, engine.ErrGone):
 		resp.Diagnostics.AddAttributeError(path.Root("parent_id"), "Parent backup not found",
 			fmt.Sprintf("No restore point with id %s of image %s is recorded in pool %s of the backup cluster (it never existed, belongs to another image, or was deleted). "+
 				"Point parent_id at an existing backup of the same image, or take a new full backup.",
-				plan.ParentID.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString()))
+				plan.ParentID.ValueString(), plan.Image.ValueString(), plan.backupPool()))
 	case err != nil:
 		resp.Diagnostics.AddError("Cannot check the parent backup", err.Error())
-	case parent.Pool != plan.Pool.ValueString():
+	case parent.Pool != plan.sourcePool():
 		resp.Diagnostics.AddAttributeError(path.Root("parent_id"), "Parent backup is of another image",
-			fmt.Sprintf("Backup %s was taken of %s/%s, not of %s/%s.", parent.ID, parent.Pool, parent.Image, plan.Pool.ValueString(), plan.Image.ValueString()))
+			fmt.Sprintf("Backup %s was taken of %s/%s, not of %s/%s.", parent.ID, parent.Pool, parent.Image, plan.sourcePool(), plan.Image.ValueString()))
 	case r.parentOnAnotherCluster(ctx, parent, &resp.Diagnostics):
 	default:
-		base, err := r.engine.IncrementalBase(ctx, plan.Pool.ValueString(), plan.Image.ValueString(), plan.BackupPool.ValueString())
+		base, err := r.engine.IncrementalBase(ctx, plan.sourcePool(), plan.Image.ValueString(), plan.backupPool())
 		switch {
 		case err != nil:
 			resp.Diagnostics.AddWarning("Cannot tell what the incremental will send", err.Error())
@@ -273,7 +279,7 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 				fmt.Sprintf("No backup snapshot of %s/%s whose content the backup image still holds is left on the source "+
 					"(the newest backup's restore point or source snapshot was removed outside Terraform), so there is nothing to diff from. "+
 					"This incremental copies the whole image into the existing backup image: exact, but as slow as a full backup. "+
-					"Its parent stays %s for the deletion order.", plan.Pool.ValueString(), plan.Image.ValueString(), parent.ID))
+					"Its parent stays %s for the deletion order.", plan.sourcePool(), plan.Image.ValueString(), parent.ID))
 		}
 	}
 }
@@ -304,7 +310,7 @@ func (r *backupResource) planUpdate(ctx context.Context, req resource.ModifyPlan
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if !plan.Pool.Equal(state.Pool) || !plan.Image.Equal(state.Image) || !plan.BackupPool.Equal(state.BackupPool) {
+	if plan.sourcePool() != state.sourcePool() || !plan.Image.Equal(state.Image) || plan.backupPool() != state.backupPool() {
 		r.planDeletion(ctx, state, "replace", &resp.Diagnostics)
 		return
 	}
@@ -323,7 +329,7 @@ func (r *backupResource) planUpdate(ctx context.Context, req resource.ModifyPlan
 	if r.kind != chain.Incremental || plan.ParentID.IsUnknown() || plan.ParentID.Equal(state.ParentID) || r.engine == nil {
 		return
 	}
-	refusal, err := r.engine.CheckReparent(ctx, state.BackupPool.ValueString(), state.Image.ValueString(),
+	refusal, err := r.engine.CheckReparent(ctx, state.backupPool(), state.Image.ValueString(),
 		state.ID.ValueString(), plan.ParentID.ValueString())
 	switch {
 	case err != nil:
@@ -352,8 +358,8 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 	breq := engine.BackupRequest{
-		Pool: plan.Pool.ValueString(), Image: plan.Image.ValueString(),
-		BackupPool: plan.BackupPool.ValueString(), ParentID: plan.ParentID.ValueString(),
+		Pool: plan.sourcePool(), Image: plan.Image.ValueString(),
+		BackupPool: plan.backupPool(), ParentID: plan.ParentID.ValueString(),
 		Verify: plan.Verify.ValueBool(), DeletionProtection: plan.DeletionProtection.ValueBool(),
 		AdoptBackupImage: r.kind == chain.Full && plan.AdoptBackupImage.ValueBool(), Labels: labels,
 	}
@@ -387,7 +393,7 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	defer cancel()
 	// Also for states written before the provider had identities.
 	setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
-	rec, err := r.engine.GetBackup(ctx, state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString())
+	rec, err := r.engine.GetBackup(ctx, state.backupPool(), state.Image.ValueString(), state.ID.ValueString())
 	if errors.Is(err, engine.ErrDeleting) {
 		// Kept in state so that the destroy that started it finishes it; a
 		// plan that keeps the backup replaces it (planUpdate).
@@ -402,12 +408,12 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 		// The restore point is gone: plan a new backup in its place.
 		resp.State.RemoveResource(ctx)
 		if errors.Is(err, engine.ErrForgotten) {
-			snap := fmt.Sprintf("%s/%s@%s", state.Pool.ValueString(), state.Image.ValueString(), state.Snapshot.ValueString())
+			snap := fmt.Sprintf("%s/%s@%s", state.sourcePool(), state.Image.ValueString(), state.Snapshot.ValueString())
 			resp.Diagnostics.AddWarning("Backup deleted outside Terraform",
 				fmt.Sprintf("Backup %s and its record are gone from pool %s of the backup cluster, so Terraform will plan it again. "+
 					"Its source snapshot %s, if it still exists, is no longer known to be this provider's and is left alone: "+
 					"remove it with `rbd snap rm %s` once nothing needs it.",
-					state.ID.ValueString(), state.BackupPool.ValueString(), snap, snap))
+					state.ID.ValueString(), state.backupPool(), snap, snap))
 		}
 		return
 	}
@@ -415,7 +421,7 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 		resp.Diagnostics.AddError("Cannot read backup "+state.ID.ValueString(), err.Error())
 		return
 	}
-	state.fromRecord(rec, state.BackupPool.ValueString())
+	state.fromRecord(rec, state.backupPool())
 	resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &state)...)
 }
 
@@ -434,7 +440,7 @@ func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest,
 		return
 	}
 	defer cancel()
-	backupPool, image, id := state.BackupPool.ValueString(), state.Image.ValueString(), state.ID.ValueString()
+	backupPool, image, id := state.backupPool(), state.Image.ValueString(), state.ID.ValueString()
 	save := func() {
 		resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &state)...)
 		setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
@@ -468,10 +474,10 @@ func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest,
 			resp.Diagnostics.AddWarning("Backup kept: only its recorded parent changed",
 				fmt.Sprintf("Backup %s of %s/%s now records %s as its parent (it was %s) on the backup cluster. Its restore point %s is unchanged and complete on its own: "+
 					"restoring it never needs its parent. The parent only orders deletions: %s cannot be deleted while this backup exists.",
-					id, state.Pool.ValueString(), image, newParent, oldParent, state.Snapshot.ValueString(), newParent))
+					id, state.sourcePool(), image, newParent, oldParent, state.Snapshot.ValueString(), newParent))
 		}
 	}
-	state.Timeouts, state.AdoptBackupImage = plan.Timeouts, plan.AdoptBackupImage
+	state.Timeouts, state.AdoptBackupImage, state.BackupNamespace = plan.Timeouts, plan.AdoptBackupImage, plan.BackupNamespace
 	if plan.Verify.ValueBool() && !state.Verify.ValueBool() {
 		save() // what is recorded so far, should the verification fail
 		v, err := r.engine.VerifyBackup(ctx, backupPool, image, id)
@@ -504,7 +510,7 @@ func (r *backupResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	}
 	defer cancel()
 	warnings, err := r.engine.Delete(ctx, engine.DeleteRequest{
-		BackupPool: state.BackupPool.ValueString(), Pool: state.Pool.ValueString(), Image: state.Image.ValueString(),
+		BackupPool: state.backupPool(), Pool: state.sourcePool(), Image: state.Image.ValueString(),
 		ID: state.ID.ValueString(), Snapshot: state.Snapshot.ValueString(),
 	})
 	for _, w := range warnings {
@@ -554,11 +560,19 @@ func (r *backupResource) ImportState(ctx context.Context, req resource.ImportSta
 	setIdentity(ctx, resp.Identity, &m, &resp.Diagnostics)
 }
 
+// sourcePool is the pool path of the source image.
+func (m *backupAttrs) sourcePool() string { return poolPath(m.Pool, m.Namespace) }
+
+// backupPool is the pool path of the backup image.
+func (m *backupAttrs) backupPool() string {
+	return cephconn.PoolPath(m.BackupPool.ValueString(), backupNamespace(m.Namespace, m.BackupNamespace))
+}
+
 func (m *backupModel) fromRecord(rec chain.Record, backupPool string) {
 	m.ID = types.StringValue(rec.ID)
-	m.Pool = types.StringValue(rec.Pool)
+	setPoolPath(rec.Pool, &m.Pool, &m.Namespace)
 	m.Image = types.StringValue(rec.Image)
-	m.BackupPool = types.StringValue(backupPool)
+	setBackupPoolPath(backupPool, m.Namespace, &m.BackupPool, &m.BackupNamespace)
 	m.Snapshot = types.StringValue(rec.Snapshot)
 	m.BackupImage = types.StringValue(chain.BackupImageName(rec.Image))
 	m.Size = types.Int64Value(int64(rec.Size))
@@ -612,6 +626,6 @@ func writeBackupModel(ctx context.Context, set func(context.Context, any) diag.D
 // Terraform asks for one.
 func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, m *backupModel, diags *diag.Diagnostics) {
 	if identity != nil {
-		diags.Append(identity.Set(ctx, identityOf(m.BackupPool.ValueString(), m.ID.ValueString()))...)
+		diags.Append(identity.Set(ctx, identityOf(m.backupPool(), m.ID.ValueString()))...)
 	}
 }

@@ -30,17 +30,19 @@ type cloneResource struct {
 }
 
 type cloneModel struct {
-	ID          types.String   `tfsdk:"id"`
-	BackupID    types.String   `tfsdk:"backup_id"`
-	Image       types.String   `tfsdk:"image"`
-	BackupPool  types.String   `tfsdk:"backup_pool"`
-	TargetPool  types.String   `tfsdk:"target_pool"`
-	TargetImage types.String   `tfsdk:"target_image"`
-	Flatten     types.Bool     `tfsdk:"flatten"`
-	Flattened   types.Bool     `tfsdk:"flattened"`
-	Snapshot    types.String   `tfsdk:"snapshot"`
-	Size        types.Int64    `tfsdk:"size"`
-	Timeouts    timeouts.Value `tfsdk:"timeouts"`
+	ID              types.String   `tfsdk:"id"`
+	BackupID        types.String   `tfsdk:"backup_id"`
+	Image           types.String   `tfsdk:"image"`
+	BackupPool      types.String   `tfsdk:"backup_pool"`
+	BackupNamespace types.String   `tfsdk:"backup_namespace"`
+	TargetPool      types.String   `tfsdk:"target_pool"`
+	TargetNamespace types.String   `tfsdk:"target_namespace"`
+	TargetImage     types.String   `tfsdk:"target_image"`
+	Flatten         types.Bool     `tfsdk:"flatten"`
+	Flattened       types.Bool     `tfsdk:"flattened"`
+	Snapshot        types.String   `tfsdk:"snapshot"`
+	Size            types.Int64    `tfsdk:"size"`
+	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (r *cloneResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -59,12 +61,14 @@ func (r *cloneResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"at plan and at apply, naming the clone. `flatten = true` copies the rest into the clone, online, and ends the dependency. " +
 			"Destroying the resource deletes the clone (only an image this provider cloned). A changed argument other than `flatten` replaces the clone.",
 		Attributes: map[string]schema.Attribute{
-			"id":           computedString("`<target_pool>/<target_image>`."),
-			"backup_id":    schema.StringAttribute{Required: true, MarkdownDescription: "The restore point to clone.", Validators: []validator.String{backupIDValidator}, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
-			"image":        requiredName("The backed-up image whose restore point it is."),
-			"backup_pool":  requiredName("Pool on the backup cluster that holds the backups."),
-			"target_pool":  requiredName("Pool on the backup cluster for the clone (a clone cannot span clusters)."),
-			"target_image": requiredName("Name of the clone; it must not exist: a clone never overwrites an image."),
+			"id":               computedString("`<target_pool>/<target_image>`."),
+			"backup_id":        schema.StringAttribute{Required: true, MarkdownDescription: "The restore point to clone.", Validators: []validator.String{backupIDValidator}, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+			"image":            requiredName("The backed-up image whose restore point it is."),
+			"backup_pool":      requiredName("Pool on the backup cluster that holds the backups."),
+			"target_pool":      requiredName("Pool on the backup cluster for the clone (a clone cannot span clusters)."),
+			"backup_namespace": namespaceAttr("RADOS namespace of `backup_pool` that holds the backups; default: the pool's default namespace."),
+			"target_namespace": namespaceAttr("RADOS namespace of `target_pool` for the clone; default: the pool's default namespace."),
+			"target_image":     requiredName("Name of the clone; it must not exist: a clone never overwrites an image."),
 			"flatten": optionalBool("Copy what the clone still reads from the restore point into it, so that it stands alone and the restore point can be deleted. " +
 				"Set it on an existing clone to flatten it in place, while clients keep using it; the apply takes as long as copying the data not yet written. " +
 				"Setting it back to `false` changes nothing."),
@@ -77,8 +81,8 @@ func (r *cloneResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 }
 
 func (m cloneModel) request() engine.CloneRequest {
-	return engine.CloneRequest{BackupPool: m.BackupPool.ValueString(), Image: m.Image.ValueString(), BackupID: m.BackupID.ValueString(),
-		TargetPool: m.TargetPool.ValueString(), TargetImage: m.TargetImage.ValueString()}
+	return engine.CloneRequest{BackupPool: poolPath(m.BackupPool, m.BackupNamespace), Image: m.Image.ValueString(), BackupID: m.BackupID.ValueString(),
+		TargetPool: m.targetPool(), TargetImage: m.TargetImage.ValueString()}
 }
 
 // ModifyPlan checks a new clone at plan time: the restore point exists and
@@ -92,7 +96,7 @@ func (r *cloneResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	for _, v := range []types.String{plan.BackupID, plan.Image, plan.BackupPool, plan.TargetPool, plan.TargetImage} {
+	for _, v := range []types.String{plan.BackupID, plan.Image, plan.BackupPool, plan.BackupNamespace, plan.TargetPool, plan.TargetNamespace, plan.TargetImage} {
 		if v.IsUnknown() {
 			return // checked at apply, before anything is made
 		}
@@ -132,7 +136,7 @@ func (r *cloneResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if err != nil {
 		var field *engine.FieldError
 		if errors.As(err, &field) {
-			resp.Diagnostics.AddAttributeError(path.Root(field.Field), "Cannot clone the restore point", err.Error())
+			resp.Diagnostics.AddAttributeError(attributeOf(field), "Cannot clone the restore point", err.Error())
 		} else {
 			resp.Diagnostics.AddError("Cannot clone the restore point", err.Error())
 		}
@@ -150,7 +154,7 @@ func (r *cloneResource) Create(ctx context.Context, req resource.CreateRequest, 
 }
 
 func (r *cloneResource) flatten(ctx context.Context, m *cloneModel, diags interface{ AddError(string, string) }) {
-	if err := r.engine.FlattenClone(ctx, m.TargetPool.ValueString(), m.TargetImage.ValueString(), m.BackupID.ValueString()); err != nil {
+	if err := r.engine.FlattenClone(ctx, m.targetPool(), m.TargetImage.ValueString(), m.BackupID.ValueString()); err != nil {
 		diags.AddError("Cannot flatten the clone", err.Error())
 		return
 	}
@@ -168,7 +172,7 @@ func (r *cloneResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	defer cancel()
-	c, err := r.engine.ReadClone(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString(), state.BackupID.ValueString())
+	c, err := r.engine.ReadClone(ctx, state.targetPool(), state.TargetImage.ValueString(), state.BackupID.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the clone", err.Error())
 		return
@@ -212,7 +216,10 @@ func (r *cloneResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 		return
 	}
 	defer cancel()
-	if err := r.engine.RemoveClone(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString(), state.BackupID.ValueString()); err != nil {
+	if err := r.engine.RemoveClone(ctx, state.targetPool(), state.TargetImage.ValueString(), state.BackupID.ValueString()); err != nil {
 		resp.Diagnostics.AddError("Cannot delete the clone", err.Error())
 	}
 }
+
+// targetPool is the pool path of the clone.
+func (m cloneModel) targetPool() string { return poolPath(m.TargetPool, m.TargetNamespace) }

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/difffile"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
@@ -38,17 +39,19 @@ type diffFileResource struct {
 }
 
 type diffFileModel struct {
-	ID           types.String   `tfsdk:"id"`
-	BackupID     types.String   `tfsdk:"backup_id"`
-	FromBackupID types.String   `tfsdk:"from_backup_id"`
-	Pool         types.String   `tfsdk:"pool"`
-	Image        types.String   `tfsdk:"image"`
-	BackupPool   types.String   `tfsdk:"backup_pool"`
-	Path         types.String   `tfsdk:"path"`
-	Size         types.Int64    `tfsdk:"size"`
-	DataBytes    types.Int64    `tfsdk:"data_bytes"`
-	SHA256       types.String   `tfsdk:"sha256"`
-	Timeouts     timeouts.Value `tfsdk:"timeouts"`
+	ID              types.String   `tfsdk:"id"`
+	BackupID        types.String   `tfsdk:"backup_id"`
+	FromBackupID    types.String   `tfsdk:"from_backup_id"`
+	Pool            types.String   `tfsdk:"pool"`
+	Namespace       types.String   `tfsdk:"namespace"`
+	Image           types.String   `tfsdk:"image"`
+	BackupPool      types.String   `tfsdk:"backup_pool"`
+	BackupNamespace types.String   `tfsdk:"backup_namespace"`
+	Path            types.String   `tfsdk:"path"`
+	Size            types.Int64    `tfsdk:"size"`
+	DataBytes       types.Int64    `tfsdk:"data_bytes"`
+	SHA256          types.String   `tfsdk:"sha256"`
+	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (r *diffFileResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -72,9 +75,11 @@ func (r *diffFileResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"from_backup_id": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "An older restore point of the same backup image: write only the changes since it (`rbd export-diff --from-snap`).",
 				Validators:          []validator.String{backupIDValidator}, PlanModifiers: replace},
-			"pool":        requiredName("Pool of the backed-up image on the source."),
-			"image":       requiredName("The backed-up image."),
-			"backup_pool": requiredName("Pool on the backup cluster that holds the backups."),
+			"pool":             requiredName("Pool of the backed-up image on the source."),
+			"image":            requiredName("The backed-up image."),
+			"backup_pool":      requiredName("Pool on the backup cluster that holds the backups."),
+			"namespace":        namespaceAttr("RADOS namespace of `pool` the backed-up image is in; default: the pool's default namespace."),
+			"backup_namespace": backupNamespaceAttr(),
 			"path": schema.StringAttribute{Required: true, PlanModifiers: replace,
 				MarkdownDescription: "Where to write the file. Written to a temporary file in the same directory and renamed when complete, so an interrupted write never leaves a partial file here."},
 			"size":       computedInt64("Size of the file in bytes."),
@@ -127,7 +132,8 @@ func (r *diffFileResource) Create(ctx context.Context, req resource.CreateReques
 func exportRequest(m diffFileModel) engine.ExportRequest {
 	return engine.ExportRequest{
 		BackupID: m.BackupID.ValueString(), FromID: m.FromBackupID.ValueString(),
-		Pool: m.Pool.ValueString(), Image: m.Image.ValueString(), BackupPool: m.BackupPool.ValueString(),
+		Pool: poolPath(m.Pool, m.Namespace), Image: m.Image.ValueString(),
+		BackupPool: cephconn.PoolPath(m.BackupPool.ValueString(), backupNamespace(m.Namespace, m.BackupNamespace)),
 	}
 }
 
@@ -179,7 +185,7 @@ func (r *diffFileResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 			fmt.Sprintf("%s is not a directory on the machine running Terraform; the provider does not create directories. Create it, or choose another path.", filepath.Dir(file)))
 		return
 	}
-	for _, v := range []types.String{plan.BackupID, plan.FromBackupID, plan.Pool, plan.Image, plan.BackupPool} {
+	for _, v := range []types.String{plan.BackupID, plan.FromBackupID, plan.Pool, plan.Namespace, plan.Image, plan.BackupPool, plan.BackupNamespace} {
 		if v.IsUnknown() {
 			return // checked again at apply, before anything is written
 		}
@@ -201,13 +207,14 @@ func (r *diffFileResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 }
 
-// ImportState takes <backup_pool>:<path>: the file names its restore points,
+// ImportState takes <backup_pool>:<path> (<backup_pool>/<backup_namespace>:<path>
+// in a namespace): the file names its restore points,
 // the backup cluster says the rest.
 func (r *diffFileResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	backupPool, file, ok := strings.Cut(req.ID, ":")
-	if !ok || backupPool == "" || !filepath.IsAbs(file) {
+	if !ok || chain.ValidatePoolPath("backup_pool", backupPool) != nil || !filepath.IsAbs(file) {
 		resp.Diagnostics.AddError("Invalid import id",
-			fmt.Sprintf("%q is not <backup_pool>:<absolute path of the file>. Example: terraform import cephbackup_diff_file.name backups:/srv/offsite/volume-1234/weekly.diff", req.ID))
+			fmt.Sprintf("%q is not <backup_pool>:<absolute path of the file> (or <backup_pool>/<backup_namespace>:<path>). Example: terraform import cephbackup_diff_file.name backups:/srv/offsite/volume-1234/weekly.diff", req.ID))
 		return
 	}
 	info, err := difffile.Inspect(file)
@@ -228,10 +235,12 @@ func (r *diffFileResource) ImportState(ctx context.Context, req resource.ImportS
 	}
 	m := diffFileModel{
 		ID: types.StringValue(file), BackupID: types.StringValue(id), FromBackupID: types.StringNull(),
-		Pool: types.StringValue(rec.Pool), Image: types.StringValue(rec.Image), BackupPool: types.StringValue(backupPool),
-		Path: types.StringValue(file), Size: types.Int64Value(info.Size), DataBytes: types.Int64Value(int64(info.DataBytes)),
+		Image: types.StringValue(rec.Image),
+		Path:  types.StringValue(file), Size: types.Int64Value(info.Size), DataBytes: types.Int64Value(int64(info.DataBytes)),
 		SHA256: types.StringValue(info.SHA256),
 	}
+	setPoolPath(rec.Pool, &m.Pool, &m.Namespace)
+	setBackupPoolPath(backupPool, m.Namespace, &m.BackupPool, &m.BackupNamespace)
 	if info.Header.HasFromSnap {
 		fromID, _, ok := chain.ParseSnapshotName(info.Header.FromSnap)
 		if !ok {
@@ -281,6 +290,10 @@ func (r *diffFileResource) Read(ctx context.Context, req resource.ReadRequest, r
 
 func (r *diffFileResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	updateTimeoutsOnly(ctx, req, resp)
+	// Set to the namespace it defaulted to: the same file, nothing to do.
+	var backupNs types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("backup_namespace"), &backupNs)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("backup_namespace"), backupNs)...)
 }
 
 func (r *diffFileResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

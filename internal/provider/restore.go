@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 )
 
@@ -19,23 +20,31 @@ import (
 // restoreArgs are the arguments of a restore, embedded in the resource's and
 // the action's models.
 type restoreArgs struct {
-	BackupID    types.String `tfsdk:"backup_id"`
-	Pool        types.String `tfsdk:"pool"`
-	Image       types.String `tfsdk:"image"`
-	BackupPool  types.String `tfsdk:"backup_pool"`
-	TargetPool  types.String `tfsdk:"target_pool"`
-	TargetImage types.String `tfsdk:"target_image"`
-	Force       types.Bool   `tfsdk:"force"`
-	Verify      types.Bool   `tfsdk:"verify"`
+	BackupID        types.String `tfsdk:"backup_id"`
+	Pool            types.String `tfsdk:"pool"`
+	Namespace       types.String `tfsdk:"namespace"`
+	Image           types.String `tfsdk:"image"`
+	BackupPool      types.String `tfsdk:"backup_pool"`
+	BackupNamespace types.String `tfsdk:"backup_namespace"`
+	TargetPool      types.String `tfsdk:"target_pool"`
+	TargetNamespace types.String `tfsdk:"target_namespace"`
+	TargetImage     types.String `tfsdk:"target_image"`
+	Force           types.Bool   `tfsdk:"force"`
+	Verify          types.Bool   `tfsdk:"verify"`
 }
 
 // restoreArgDocs describe the shared arguments, for both schemas.
 var restoreArgDocs = map[string]string{
-	"backup_id":    "Id of the restore point, e.g. from `data.cephbackup_restore_points`.",
-	"pool":         "Pool of the backed-up image on the source (as recorded with the backup).",
-	"image":        "Name of the backed-up image; its backups are in `<image>.backup.base`.",
-	"backup_pool":  "Pool on the backup cluster that holds the backups.",
-	"target_pool":  "Pool on `cluster` to restore into.",
+	"backup_id":   "Id of the restore point, e.g. from `data.cephbackup_restore_points`.",
+	"pool":        "Pool of the backed-up image on the source (as recorded with the backup).",
+	"image":       "Name of the backed-up image; its backups are in `<image>.backup.base`.",
+	"backup_pool": "Pool on the backup cluster that holds the backups.",
+	"backup_namespace": "RADOS namespace of `backup_pool` that holds the backups; default: `namespace` (as the backup resources default it); " +
+		"`\"\"` for the backup pool's default namespace.",
+	"target_pool": "Pool on `cluster` to restore into.",
+	"namespace":   "RADOS namespace of `pool` the backed-up image was in (as recorded with the backup); default: the pool's default namespace.",
+	"target_namespace": "RADOS namespace of `target_pool` to restore into; default: the pool's default namespace (not `namespace`: " +
+		"`target_pool` is named explicitly, and so is its namespace).",
 	"target_image": "Image to restore into: created with the restore point's size when missing, overwritten only with `force`.",
 	"force": "Allow overwriting an existing target image. The result then has the restore point's size and content exactly. " +
 		"When the target still has the snapshot of a backup on the same backup image (restoring into the original volume), only the differing extents are sent.",
@@ -47,15 +56,15 @@ var restoreNameArgs = []string{"pool", "image", "backup_pool", "target_pool", "t
 
 func (a restoreArgs) request() engine.RestoreRequest {
 	return engine.RestoreRequest{
-		BackupID: a.BackupID.ValueString(), Pool: a.Pool.ValueString(), Image: a.Image.ValueString(),
-		BackupPool: a.BackupPool.ValueString(), TargetPool: a.TargetPool.ValueString(),
+		BackupID: a.BackupID.ValueString(), Pool: poolPath(a.Pool, a.Namespace), Image: a.Image.ValueString(),
+		BackupPool: cephconn.PoolPath(a.BackupPool.ValueString(), backupNamespace(a.Namespace, a.BackupNamespace)), TargetPool: a.targetPool(),
 		TargetImage: a.TargetImage.ValueString(), Force: a.Force.ValueBool(), Verify: a.Verify.ValueBool(),
 	}
 }
 
 // known reports whether every argument the plan-time check reads is known.
 func (a restoreArgs) known() bool {
-	for _, v := range []types.String{a.BackupID, a.Pool, a.Image, a.BackupPool, a.TargetPool, a.TargetImage} {
+	for _, v := range []types.String{a.BackupID, a.Pool, a.Namespace, a.Image, a.BackupPool, a.BackupNamespace, a.TargetPool, a.TargetNamespace, a.TargetImage} {
 		if v.IsUnknown() {
 			return false
 		}
@@ -63,9 +72,12 @@ func (a restoreArgs) known() bool {
 	return !a.Force.IsUnknown()
 }
 
+// targetPool is the pool path restored into.
+func (a restoreArgs) targetPool() string { return poolPath(a.TargetPool, a.TargetNamespace) }
+
 // target is the target image as Ceph operators name it.
 func (a restoreArgs) target() string {
-	return a.TargetPool.ValueString() + "/" + a.TargetImage.ValueString()
+	return a.targetPool() + "/" + a.TargetImage.ValueString()
 }
 
 // checkRestore checks a restore against both clusters at plan time, so that
@@ -82,7 +94,7 @@ func checkRestore(ctx context.Context, eng *engine.Engine, args restoreArgs, dia
 	var field *engine.FieldError
 	switch {
 	case errors.As(err, &field):
-		diags.AddAttributeError(path.Root(field.Field), "Cannot restore", field.Error()+".")
+		diags.AddAttributeError(attributeOf(field), "Cannot restore", field.Error()+".")
 	case err != nil:
 		diags.AddError("Cannot plan the restore", err.Error())
 	}

@@ -63,6 +63,12 @@ func (a *restoreAction) Schema(ctx context.Context, _ action.SchemaRequest, resp
 		resp.Schema.Attributes[name] = schema.StringAttribute{Required: true, MarkdownDescription: restoreArgDocs[name],
 			Validators: []validator.String{nameValidator}}
 	}
+	for name, check := range map[string]validator.String{
+		"namespace": namespaceValidator, "backup_namespace": inheritedNamespaceValidator, "target_namespace": namespaceValidator,
+	} {
+		resp.Schema.Attributes[name] = schema.StringAttribute{Optional: true, MarkdownDescription: restoreArgDocs[name] + namespaceDocs,
+			Validators: []validator.String{check}}
+	}
 }
 
 // ModifyPlan runs the resource's plan-time check, so that a wrong id or an

@@ -32,15 +32,16 @@ type restoreFromDiffFilesResource struct {
 }
 
 type restoreFromDiffFilesModel struct {
-	ID           types.String   `tfsdk:"id"`
-	DiffFiles    []types.String `tfsdk:"diff_files"`
-	TargetPool   types.String   `tfsdk:"target_pool"`
-	TargetImage  types.String   `tfsdk:"target_image"`
-	Snapshot     types.String   `tfsdk:"snapshot"`
-	BackupID     types.String   `tfsdk:"backup_id"`
-	Size         types.Int64    `tfsdk:"size"`
-	WrittenBytes types.Int64    `tfsdk:"written_bytes"`
-	Timeouts     timeouts.Value `tfsdk:"timeouts"`
+	ID              types.String   `tfsdk:"id"`
+	DiffFiles       []types.String `tfsdk:"diff_files"`
+	TargetPool      types.String   `tfsdk:"target_pool"`
+	TargetNamespace types.String   `tfsdk:"target_namespace"`
+	TargetImage     types.String   `tfsdk:"target_image"`
+	Snapshot        types.String   `tfsdk:"snapshot"`
+	BackupID        types.String   `tfsdk:"backup_id"`
+	Size            types.Int64    `tfsdk:"size"`
+	WrittenBytes    types.Int64    `tfsdk:"written_bytes"`
+	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (r *restoreFromDiffFilesResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -66,12 +67,13 @@ func (r *restoreFromDiffFilesResource) Schema(ctx context.Context, _ resource.Sc
 				MarkdownDescription: "Paths of the diff files on the machine running Terraform, oldest first: the diff of a whole restore point " +
 					"(a `cephbackup_diff_file` without `from_backup_id`, or `rbd export-diff pool/image@snap`), then each incremental, " +
 					"each starting at the snapshot the one before it ends at."},
-			"target_pool":   requiredName("Pool on `cluster` for the rebuilt image."),
-			"target_image":  requiredName("Name of the rebuilt image; it must not exist."),
-			"snapshot":      computedString("The snapshot the last file ends at: the point in time the image holds."),
-			"backup_id":     computedString("The backup that snapshot belongs to, when it is one of this provider's; null otherwise."),
-			"size":          computedInt64("Size of the rebuilt image in bytes."),
-			"written_bytes": computedInt64("Bytes of data written (zeroed ranges not counted)."),
+			"target_pool":      requiredName("Pool on `cluster` for the rebuilt image."),
+			"target_namespace": namespaceAttr("RADOS namespace of `target_pool` for the rebuilt image; default: the pool's default namespace."),
+			"target_image":     requiredName("Name of the rebuilt image; it must not exist."),
+			"snapshot":         computedString("The snapshot the last file ends at: the point in time the image holds."),
+			"backup_id":        computedString("The backup that snapshot belongs to, when it is one of this provider's; null otherwise."),
+			"size":             computedInt64("Size of the rebuilt image in bytes."),
+			"written_bytes":    computedInt64("Bytes of data written (zeroed ranges not counted)."),
 		},
 		Blocks: map[string]schema.Block{"timeouts": fromFilesTimeouts.block(ctx)},
 	}
@@ -104,10 +106,10 @@ func (r *restoreFromDiffFilesResource) ModifyPlan(ctx context.Context, req resou
 		resp.Diagnostics.AddAttributeError(path.Root("diff_files"), "Cannot rebuild the image from these files", err.Error()+".")
 		return
 	}
-	if plan.TargetPool.IsUnknown() || plan.TargetImage.IsUnknown() {
+	if plan.TargetPool.IsUnknown() || plan.TargetNamespace.IsUnknown() || plan.TargetImage.IsUnknown() {
 		return
 	}
-	exists, err := r.engine.ImageExists(ctx, plan.TargetPool.ValueString(), plan.TargetImage.ValueString())
+	exists, err := r.engine.ImageExists(ctx, plan.targetPool(), plan.TargetImage.ValueString())
 	switch {
 	case err != nil && engine.IsNotFound(err):
 		resp.Diagnostics.AddAttributeError(path.Root("target_pool"), "Not found on the cluster", err.Error()+".")
@@ -116,7 +118,7 @@ func (r *restoreFromDiffFilesResource) ModifyPlan(ctx context.Context, req resou
 	case exists:
 		resp.Diagnostics.AddAttributeError(path.Root("target_image"), "Target image exists",
 			fmt.Sprintf("%s/%s already exists on cluster: diff files are applied only to a new image, so that nothing of its old content is left. "+
-				"Choose another target_image, or remove that image first.", plan.TargetPool.ValueString(), plan.TargetImage.ValueString()))
+				"Choose another target_image, or remove that image first.", plan.targetPool(), plan.TargetImage.ValueString()))
 	}
 }
 
@@ -132,17 +134,17 @@ func (r *restoreFromDiffFilesResource) Create(ctx context.Context, req resource.
 	}
 	defer cancel()
 	res, err := r.engine.RestoreFromDiffFiles(ctx, engine.DiffFilesRequest{Files: plan.files(),
-		TargetPool: plan.TargetPool.ValueString(), TargetImage: plan.TargetImage.ValueString()})
+		TargetPool: plan.targetPool(), TargetImage: plan.TargetImage.ValueString()})
 	if err != nil {
 		var field *engine.FieldError
 		if errors.As(err, &field) {
-			resp.Diagnostics.AddAttributeError(path.Root(field.Field), "Cannot rebuild the image", err.Error())
+			resp.Diagnostics.AddAttributeError(attributeOf(field), "Cannot rebuild the image", err.Error())
 		} else {
 			resp.Diagnostics.AddAttributeError(path.Root("diff_files"), "Cannot rebuild the image", err.Error())
 		}
 		return
 	}
-	plan.ID = types.StringValue(plan.TargetPool.ValueString() + "/" + plan.TargetImage.ValueString())
+	plan.ID = types.StringValue(plan.targetPool() + "/" + plan.TargetImage.ValueString())
 	plan.Snapshot = types.StringValue(res.Snapshot)
 	plan.BackupID = types.StringNull()
 	if id, _, ok := chain.ParseSnapshotName(res.Snapshot); ok {
@@ -165,7 +167,7 @@ func (r *restoreFromDiffFilesResource) Read(ctx context.Context, req resource.Re
 		return
 	}
 	defer cancel()
-	forgetIfGone(ctx, r.engine, state.TargetPool.ValueString(), state.TargetImage.ValueString(), "the rebuilt image", resp)
+	forgetIfGone(ctx, r.engine, state.targetPool(), state.TargetImage.ValueString(), "the rebuilt image", resp)
 }
 
 func (r *restoreFromDiffFilesResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -174,4 +176,9 @@ func (r *restoreFromDiffFilesResource) Update(ctx context.Context, req resource.
 
 // Delete leaves the image: it holds user data.
 func (r *restoreFromDiffFilesResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}
+
+// targetPool is the pool path of the rebuilt image.
+func (m restoreFromDiffFilesModel) targetPool() string {
+	return poolPath(m.TargetPool, m.TargetNamespace)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 )
@@ -29,16 +30,18 @@ type restorePointsDataSource struct {
 }
 
 type restorePointsModel struct {
-	Pool          types.String        `tfsdk:"pool"`
-	Image         types.String        `tfsdk:"image"`
-	BackupPool    types.String        `tfsdk:"backup_pool"`
-	Labels        types.Map           `tfsdk:"labels"`
-	Kind          types.String        `tfsdk:"kind"`
-	CreatedAfter  types.String        `tfsdk:"created_after"`
-	CreatedBefore types.String        `tfsdk:"created_before"`
-	MostRecent    types.Bool          `tfsdk:"most_recent"`
-	RestorePoints []restorePointModel `tfsdk:"restore_points"`
-	RestorePoint  *restorePointModel  `tfsdk:"restore_point"`
+	Pool            types.String        `tfsdk:"pool"`
+	Namespace       types.String        `tfsdk:"namespace"`
+	Image           types.String        `tfsdk:"image"`
+	BackupPool      types.String        `tfsdk:"backup_pool"`
+	BackupNamespace types.String        `tfsdk:"backup_namespace"`
+	Labels          types.Map           `tfsdk:"labels"`
+	Kind            types.String        `tfsdk:"kind"`
+	CreatedAfter    types.String        `tfsdk:"created_after"`
+	CreatedBefore   types.String        `tfsdk:"created_before"`
+	MostRecent      types.Bool          `tfsdk:"most_recent"`
+	RestorePoints   []restorePointModel `tfsdk:"restore_points"`
+	RestorePoint    *restorePointModel  `tfsdk:"restore_point"`
 }
 
 type restorePointModel struct {
@@ -92,9 +95,11 @@ func (d *restorePointsDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			"outside this configuration, optionally filtered by labels, kind and time. Reads only the backup cluster, so it works " +
 			"while the source cluster is down.",
 		Attributes: map[string]schema.Attribute{
-			"pool":        name("Pool of the backed-up image on the source."),
-			"image":       name("The backed-up image."),
-			"backup_pool": name("Pool on the backup cluster that holds the backups."),
+			"pool":             name("Pool of the backed-up image on the source."),
+			"image":            name("The backed-up image."),
+			"backup_pool":      name("Pool on the backup cluster that holds the backups."),
+			"namespace":        dataSourceNamespaceAttr("RADOS namespace of `pool` the image is in; default: the pool's default namespace.", namespaceValidator),
+			"backup_namespace": dataSourceNamespaceAttr(backupNamespaceDocs, inheritedNamespaceValidator),
 			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Only restore points whose backup has every one of these labels, with these values."},
 			"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "Only `full` or only `incremental` restore points.",
@@ -126,7 +131,9 @@ func (d *restorePointsDataSource) Read(ctx context.Context, req datasource.ReadR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	records, err := d.engine.RestorePoints(ctx, m.Pool.ValueString(), m.Image.ValueString(), m.BackupPool.ValueString())
+	pool := poolPath(m.Pool, m.Namespace)
+	backupPool := cephconn.PoolPath(m.BackupPool.ValueString(), backupNamespace(m.Namespace, m.BackupNamespace))
+	records, err := d.engine.RestorePoints(ctx, pool, m.Image.ValueString(), backupPool)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot list restore points", err.Error())
 		return
@@ -140,7 +147,7 @@ func (d *restorePointsDataSource) Read(ctx context.Context, req datasource.ReadR
 		if len(m.RestorePoints) == 0 {
 			resp.Diagnostics.AddAttributeError(path.Root("most_recent"), "No restore point matches",
 				fmt.Sprintf("%s/%s has %d restore point(s) in %s, none of them %s. Loosen the filters, or drop most_recent to get an empty list instead.",
-					m.Pool.ValueString(), m.Image.ValueString(), len(records), m.BackupPool.ValueString(), describeFilter(filter)))
+					pool, m.Image.ValueString(), len(records), backupPool, describeFilter(filter)))
 			return
 		}
 		m.RestorePoint = &m.RestorePoints[len(m.RestorePoints)-1]

@@ -87,6 +87,9 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	for _, name := range restoreNameArgs {
 		resp.Schema.Attributes[name] = requiredName(restoreArgDocs[name])
 	}
+	resp.Schema.Attributes["namespace"] = namespaceAttr(restoreArgDocs["namespace"])
+	resp.Schema.Attributes["target_namespace"] = namespaceAttr(restoreArgDocs["target_namespace"])
+	resp.Schema.Attributes["backup_namespace"] = backupNamespaceAttr()
 }
 
 func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -108,8 +111,9 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 }
 
 // replacingAttributes are the attributes whose change replaces a restore
-// (they have RequiresReplace): a replacement restores again.
-var replacingAttributes = []string{"backup_id", "pool", "image", "backup_pool", "target_pool", "target_image"}
+// (they have RequiresReplace; so does backup_namespace, when the namespace
+// it stands for changes): a replacement restores again.
+var replacingAttributes = []string{"backup_id", "pool", "namespace", "image", "backup_pool", "target_pool", "target_namespace", "target_image"}
 
 // planReplacement fails a plan that would replace this restore and, in
 // doing so, overwrite an existing image (force = true) with a restore point
@@ -132,6 +136,9 @@ func (r *restoreResource) planReplacement(ctx context.Context, req resource.Modi
 		if !p.Equal(s) {
 			changed = append(changed, name)
 		}
+	}
+	if backupNamespace(plan.Namespace, plan.BackupNamespace) != backupNamespace(state.Namespace, state.BackupNamespace) {
+		changed = append(changed, "backup_namespace")
 	}
 	if resp.Diagnostics.HasError() || len(changed) == 0 {
 		return
@@ -159,7 +166,7 @@ func (r *restoreResource) planReplacement(ctx context.Context, req resource.Modi
 		return
 	}
 	target := plan.target()
-	exists, err := r.engine.ImageExists(ctx, plan.TargetPool.ValueString(), plan.TargetImage.ValueString())
+	exists, err := r.engine.ImageExists(ctx, plan.targetPool(), plan.TargetImage.ValueString())
 	switch {
 	case err != nil && engine.IsNotFound(err):
 		return // the target pool is missing: the create plan says so
@@ -212,7 +219,7 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	defer cancel()
-	forgetIfGone(ctx, r.engine, state.TargetPool.ValueString(), state.TargetImage.ValueString(), "the restored image", resp)
+	forgetIfGone(ctx, r.engine, state.targetPool(), state.TargetImage.ValueString(), "the restored image", resp)
 }
 
 func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -226,7 +233,7 @@ func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	state.Force, state.DeleteTargetOnDestroy, state.Verify, state.Timeouts = plan.Force, plan.DeleteTargetOnDestroy, plan.Verify, plan.Timeouts
-	state.OverwriteOnReplace = plan.OverwriteOnReplace
+	state.OverwriteOnReplace, state.BackupNamespace = plan.OverwriteOnReplace, plan.BackupNamespace
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -241,14 +248,14 @@ func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest
 		return
 	}
 	defer cancel()
-	target := state.TargetPool.ValueString() + "/" + state.TargetImage.ValueString()
+	target := state.target()
 	if !state.TargetCreated.ValueBool() {
 		resp.Diagnostics.AddWarning("Target image kept",
 			fmt.Sprintf("%s existed before this restore wrote into it (or this restore's state predates target_created), so it is not deleted "+
 				"although delete_target_on_destroy is true: it is a volume of its own. Remove it with `rbd rm %s` if it is no longer needed.", target, target))
 		return
 	}
-	kept, err := r.engine.RemoveRestoredImage(ctx, state.TargetPool.ValueString(), state.TargetImage.ValueString())
+	kept, err := r.engine.RemoveRestoredImage(ctx, state.targetPool(), state.TargetImage.ValueString())
 	switch {
 	case err != nil:
 		resp.Diagnostics.AddError("Cannot delete the restored image", err.Error())

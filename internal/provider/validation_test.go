@@ -99,6 +99,30 @@ func TestValidation_otherArguments(t *testing.T) {
 		{"restore backup id in upper case", restoreConfig("r", `"0F8FAD5B-D9CB-469F-A165-70867728950E"`, "vol", "copy", ""),
 			regexp.MustCompile(`is not a backup id \(a lower-case UUID`)},
 		{"clone backup id", cloneConfig(`"x"`, "vol", "c", false), regexp.MustCompile(`Invalid backup id`)},
+		{"namespace with a slash", `
+resource "cephbackup_full" "x" {
+  pool        = "rbd"
+  namespace   = "a/b"
+  image       = "vol"
+  backup_pool = "backups"
+}`, regexp.MustCompile(`(?s)Invalid namespace.*namespace "a/b" contains '/' or '@'`)},
+		{"empty source namespace", `
+resource "cephbackup_full" "x" {
+  pool        = "rbd"
+  namespace   = ""
+  image       = "vol"
+  backup_pool = "backups"
+}`, regexp.MustCompile(`(?s)Invalid namespace.*namespace must not be empty.*leave it out`)},
+		{"restore target namespace with an at sign", `
+resource "cephbackup_restore" "x" {
+  backup_id        = "0f8fad5b-d9cb-469f-a165-70867728950e"
+  pool             = "rbd"
+  image            = "vol"
+  backup_pool      = "backups"
+  target_pool      = "rbd"
+  target_namespace = "t@1"
+  target_image     = "copy"
+}`, regexp.MustCompile(`target_namespace "t@1" contains '/' or '@'`)},
 		{"labels with a bad key", `
 resource "cephbackup_full" "x" {
   pool        = "rbd"

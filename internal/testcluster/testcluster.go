@@ -380,17 +380,20 @@ func (c *Cluster) closeConn() {
 	}
 }
 
-// OnImage runs f on pool/image, opened read-write as client.admin.
+// OnImage runs f on pool/image, opened read-write as client.admin; pool
+// may be a pool path ("pool/namespace").
 func (c *Cluster) OnImage(pool, image string, f func(*rbd.Image) error) error {
 	conn, err := c.admin()
 	if err != nil {
 		return err
 	}
-	ioctx, err := conn.OpenIOContext(pool)
+	poolName, namespace := cephconn.SplitPoolPath(pool)
+	ioctx, err := conn.OpenIOContext(poolName)
 	if err != nil {
 		return fmt.Errorf("%s: pool %s: %w", c.Name, pool, err)
 	}
 	defer ioctx.Destroy()
+	ioctx.SetNamespace(namespace)
 	img, err := rbd.OpenImage(ioctx, image, rbd.NoSnapshot)
 	if err != nil {
 		return fmt.Errorf("opening %s/%s: %w", pool, image, err)
