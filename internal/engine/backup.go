@@ -70,6 +70,7 @@ func (r BackupRequest) Validate() error {
 // production volume carries no watcher or lock of the provider's while the
 // data travels.
 func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(chain.Record)) (chain.Record, error) {
+	defer e.changing(req.BackupPool, req.Image)()
 	if err := req.Validate(); err != nil {
 		return chain.Record{}, err
 	}

@@ -23,6 +23,7 @@ type DeleteRequest struct {
 // gone is success. Problems that do not endanger data (the source cluster is
 // unreachable) come back as warnings.
 func (e *Engine) Delete(ctx context.Context, req DeleteRequest) (warnings []string, err error) {
+	defer e.changing(req.BackupPool, req.Image)()
 	empty, warnings, err := e.deleteRestorePoint(ctx, req)
 	if err != nil || !empty {
 		return warnings, err

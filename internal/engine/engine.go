@@ -39,6 +39,9 @@ type Engine struct {
 	// user as Terraform progress events. It runs on the transfer's reporter
 	// goroutine and should return quickly.
 	Progress func(op string, p transfer.Progress)
+	// Refresh, when set, lets ReadBackup reuse a recent read of a backup
+	// image (the provider sets one; nil reads every time).
+	Refresh *RefreshCache
 
 	// beforeLock, when set by a test, runs between opening a backup image
 	// and taking its lock: where another writer can slip in.

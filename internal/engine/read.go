@@ -34,6 +34,11 @@ func (e *Engine) readPoints(ctx context.Context, backupPool, image string) (pts 
 // or ErrGone when it is not (or no longer) a restore point.
 func (e *Engine) GetBackup(ctx context.Context, backupPool, image, id string) (chain.Record, error) {
 	pts, ok, err := e.readPoints(ctx, backupPool, image)
+	return findBackup(pts, ok, err, id)
+}
+
+// findBackup is GetBackup's answer from what readPoints returned.
+func findBackup(pts chain.Points, ok bool, err error, id string) (chain.Record, error) {
 	if err != nil {
 		return chain.Record{}, err
 	}
@@ -51,7 +56,8 @@ func (e *Engine) GetBackup(ctx context.Context, backupPool, image, id string) (c
 }
 
 // FindBackup looks for backup id among every backup image of backupPool,
-// for import, where only the pool and the id are known.
+// for import, where only the pool and the id are known. It reads through the
+// refresh cache: importing many backups reads each backup image once.
 func (e *Engine) FindBackup(ctx context.Context, backupPool, id string) (chain.Record, error) {
 	ioctx, err := e.BackupCluster.IOContext(ctx, backupPool)
 	if err != nil {
@@ -66,7 +72,7 @@ func (e *Engine) FindBackup(ctx context.Context, backupPool, id string) (chain.R
 		if !ok {
 			continue
 		}
-		r, err := e.GetBackup(ctx, backupPool, image, id)
+		r, err := e.ReadBackup(ctx, backupPool, image, id)
 		if errors.Is(err, ErrGone) {
 			continue
 		}

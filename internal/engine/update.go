@@ -29,6 +29,7 @@ type BackupChange struct {
 // restore point itself is never touched. A backup that is no longer a
 // restore point is ErrGone.
 func (e *Engine) UpdateBackup(ctx context.Context, backupPool, image, id string, change BackupChange) (chain.Record, error) {
+	defer e.changing(backupPool, image)()
 	return e.rewriteRecord(ctx, backupPool, image, id, func(pts chain.Points, r chain.Record) (chain.Record, error) {
 		if change.ParentID != nil && *change.ParentID != r.ParentID {
 			var err error
@@ -135,6 +136,7 @@ type Verification struct {
 // was recorded before, the restore point must still match it. A mismatch is
 // an error, and then nothing is recorded.
 func (e *Engine) VerifyBackup(ctx context.Context, backupPool, image, id string) (Verification, error) {
+	defer e.changing(backupPool, image)()
 	rec, err := e.GetBackup(ctx, backupPool, image, id)
 	if err != nil {
 		return Verification{}, err
@@ -211,6 +213,7 @@ func (e *Engine) CheckReparent(ctx context.Context, backupPool, image, id, newPa
 // snapshots that the apply did not live to prune, keeping the newest
 // backup's. Confirmed backups are returned as they are.
 func (e *Engine) ConfirmBackup(ctx context.Context, backupPool string, rec chain.Record) (chain.Record, error) {
+	defer e.changing(backupPool, rec.Image)()
 	if !rec.Unconfirmed {
 		return rec, nil
 	}

@@ -393,7 +393,7 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	defer cancel()
 	// Also for states written before the provider had identities.
 	setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
-	rec, err := r.engine.GetBackup(ctx, state.backupPool(), state.Image.ValueString(), state.ID.ValueString())
+	rec, err := r.engine.ReadBackup(ctx, state.backupPool(), state.Image.ValueString(), state.ID.ValueString())
 	if errors.Is(err, engine.ErrDeleting) {
 		// Kept in state so that the destroy that started it finishes it; a
 		// plan that keeps the backup replaces it (planUpdate).

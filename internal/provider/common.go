@@ -36,6 +36,10 @@ const (
 	// A refresh reads records and metadata, each call bounded by the
 	// cluster's `timeout`; this bounds the whole read.
 	defaultReadTimeout = 5 * time.Minute
+	// refreshReuse is how long a refresh reuses what it read of a backup
+	// image for the other restore points on it (engine.RefreshCache):
+	// longer than a refresh of thousands of backups takes.
+	refreshReuse = 30 * time.Second
 )
 
 // The timeouts of each resource.

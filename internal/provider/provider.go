@@ -210,7 +210,8 @@ func (p *cephbackupProvider) Configure(ctx context.Context, req provider.Configu
 	if !m.MaxInFlightMiB.IsNull() && !m.MaxInFlightMiB.IsUnknown() {
 		opts.MaxInFlight = uint64(m.MaxInFlightMiB.ValueInt64()) << 20
 	}
-	eng := &engine.Engine{SourceCluster: src, BackupCluster: backup, Transfer: opts, Log: tflogger{}}
+	eng := &engine.Engine{SourceCluster: src, BackupCluster: backup, Transfer: opts, Log: tflogger{},
+		Refresh: engine.NewRefreshCache(refreshReuse)}
 	tflog.Debug(ctx, "cephbackup provider configured", map[string]any{
 		"cluster_user": srcCfg.User, "separate_backup_cluster": backup != src,
 	})
