@@ -80,6 +80,7 @@ func run(quick bool) error {
 	for _, steps := range [][]func(*bench) error{
 		{(*bench).fullVersusPipe, (*bench).sparse, (*bench).rss, (*bench).endToEnd, (*bench).refresh},
 		{(*bench).incremental},
+		{(*bench).parallelApply},
 	} {
 		b, err := onClusters(quick, steps)
 		if err != nil {
