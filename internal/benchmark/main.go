@@ -382,10 +382,10 @@ func benchRate(out string) (float64, error) {
 
 // 3: an incremental after changing 1% of the image.
 func (b *bench) incremental() error {
-	// 2 GiB, not 4: with 4 GiB the backup cluster's memstore OSD holds the
-	// engine's chain and the CLI's (16 GiB of objects with the copies the
-	// scattered writes make) and the kernel's OOM killer stopped it at
-	// 13.7 GB RSS on a 24 GiB machine (2026-11-28, dmesg).
+	// 2 GiB, not 4: the backup cluster's memstore OSD holds both the
+	// engine's chain and the CLI's in memory, and at 4 GiB the kernel's OOM
+	// killer stopped it at 13.7 GB RSS during the CLI's full copy, on a
+	// 24 GiB machine (2026-11-28, dmesg).
 	size := b.size(2*gib, 512*mib)
 	fmt.Printf("incremental after changing 1%% of a %d MiB image ...\n", size/mib)
 	if err := b.image("incr", size, extent.Extent{Off: 0, Len: uint64(size)}); err != nil {
