@@ -35,14 +35,13 @@ type restoreArgs struct {
 
 // restoreArgDocs describe the shared arguments, for both schemas.
 var restoreArgDocs = map[string]string{
-	"backup_id":   "Id of the restore point, e.g. from `data.cephbackup_restore_points`.",
-	"pool":        "Pool of the backed-up image on the source (as recorded with the backup).",
-	"image":       "Name of the backed-up image; its backups are in `<image>.backup.base`.",
-	"backup_pool": "Pool on the backup cluster that holds the backups.",
-	"backup_namespace": "RADOS namespace of `backup_pool` that holds the backups; default: `namespace` (as the backup resources default it); " +
-		"`\"\"` for the backup pool's default namespace.",
-	"target_pool": "Pool on `cluster` to restore into.",
-	"namespace":   "RADOS namespace of `pool` the backed-up image was in (as recorded with the backup); default: the pool's default namespace.",
+	"backup_id":        "Id of the restore point, e.g. from `data.cephbackup_restore_points`.",
+	"pool":             "Pool of the backed-up image on the source (as recorded with the backup).",
+	"image":            "Name of the backed-up image; its backups are in `<image>.backup.base`.",
+	"backup_pool":      "Pool on the backup cluster that holds the backups.",
+	"backup_namespace": backupNamespaceDocs,
+	"target_pool":      "Pool on `cluster` to restore into.",
+	"namespace":        "RADOS namespace of `pool` the backed-up image was in (as recorded with the backup); default: the pool's default namespace.",
 	"target_namespace": "RADOS namespace of `target_pool` to restore into; default: the pool's default namespace (not `namespace`: " +
 		"`target_pool` is named explicitly, and so is its namespace).",
 	"target_image": "Image to restore into: created with the restore point's size when missing, overwritten only with `force`.",
