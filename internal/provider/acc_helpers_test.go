@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -20,6 +21,29 @@ const (
 	srcPool    = "rbd"
 	backupPool = "backups"
 )
+
+// newestTerraformEnv names a Terraform >= 1.14 binary (actions, list
+// resources) for the tests that need one; `make testacc` builds one when the
+// machine's is older and sets it.
+const newestTerraformEnv = "CEPHBACKUP_TERRAFORM_NEWEST"
+
+// newestTerraform returns the Terraform >= 1.14 that needs names, skipping
+// the test when none is given and failing it when the one given is older.
+func newestTerraform(t *testing.T, needs string) string {
+	t.Helper()
+	tf := os.Getenv(newestTerraformEnv)
+	if tf == "" {
+		t.Skipf("%s needs Terraform >= 1.14: %s is not set (`make testacc` builds one and sets it)", needs, newestTerraformEnv)
+	}
+	out, err := exec.Command(tf, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s=%s: %v\n%s", newestTerraformEnv, tf, err, out)
+	}
+	if minor, ok := terraformMinor(string(out)); !ok || minor < 14 {
+		t.Fatalf("%s=%s is not Terraform >= 1.14:\n%s", newestTerraformEnv, tf, out)
+	}
+	return tf
+}
 
 func fullConfig(name, image string) string {
 	return fmt.Sprintf(`

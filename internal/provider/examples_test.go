@@ -47,9 +47,7 @@ func TestAccExamples_validate(t *testing.T) {
 			w := newWorkspace(t)
 			if declaresAction(t, dir) {
 				// Only Terraform >= 1.14 reads action blocks.
-				if w.terraform = os.Getenv(actionsTerraformEnv); w.terraform == "" {
-					t.Skipf("declares an action, which needs Terraform >= 1.14: %s is not set (`make testacc TERRAFORM_ACTIONS=/path/to/terraform` sets it)", actionsTerraformEnv)
-				}
+				w.terraform = newestTerraform(t, "an action block")
 			}
 			if tfContains(t, dir, callsFunction) {
 				skipWithoutFunctions(t, w.terraform)

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,10 +22,6 @@ import (
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/engine"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
 )
-
-// actionsTerraformEnv names a Terraform >= 1.14 binary, which the tests that
-// invoke the action through the CLI need. `make testacc` sets it.
-const actionsTerraformEnv = "CEPHBACKUP_TERRAFORM_ACTIONS"
 
 // TestRestoreAction_sharesTheResourcesArguments: the action takes exactly the
 // resource's restore arguments, documented and validated alike, plus its
@@ -381,17 +376,13 @@ func TestAccRestoreAction_protocol(t *testing.T) {
 }
 
 // TestAccRestoreAction_invokeRestoresOnce runs the action with the real
-// Terraform CLI (>= 1.14, from CEPHBACKUP_TERRAFORM_ACTIONS): a backup taken
+// Terraform CLI (>= 1.14, from CEPHBACKUP_TERRAFORM_NEWEST): a backup taken
 // by a plain apply, the volume scribbled on, `terraform apply -invoke=...`
 // restores it with progress in the output, and a later plain apply does not
 // restore again.
 func TestAccRestoreAction_invokeRestoresOnce(t *testing.T) {
 	e := newAccEnv(t)
-	tf := os.Getenv(actionsTerraformEnv)
-	if tf == "" {
-		t.Skipf("needs Terraform >= 1.14 for `terraform apply -invoke`: %s is not set: run `make testacc TERRAFORM_ACTIONS=/path/to/terraform` with one (go install cannot build Terraform 1.14 from the module proxy)", actionsTerraformEnv)
-	}
-	checkActionsTerraform(t, tf)
+	tf := newestTerraform(t, "`terraform apply -invoke`")
 	img := uniqueImage("inv")
 	e.src.CreateImage(t, srcPool, img, 96<<20)
 	e.src.WriteRandom(t, srcPool, img, 0, 64<<20, 1)
@@ -464,20 +455,8 @@ action "cephbackup_restore" "x" {
 	}
 }
 
-// checkActionsTerraform fails unless tf is a Terraform that knows actions.
-func checkActionsTerraform(t *testing.T, tf string) {
-	t.Helper()
-	out, err := exec.Command(tf, "version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s=%s: %v\n%s", actionsTerraformEnv, tf, err, out)
-	}
-	if minor, ok := terraformMinor(string(out)); !ok || minor < 14 {
-		t.Fatalf("%s=%s is not Terraform >= 1.14:\n%s", actionsTerraformEnv, tf, out)
-	}
-}
-
 // TestAccRestoreAction_olderTerraformIgnoresIt: the Terraform the rest of the
-// suite runs (1.5.7 in CI), or OpenTofu, reads the provider's schema, action
+// oldest supported (1.5.7, in `make testacc-oldest`), or OpenTofu, reads the provider's schema, action
 // included, without complaint and works as before; an `action` block is
 // what it refuses, with its own message, so configurations for it use the
 // resource.
