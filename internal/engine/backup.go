@@ -113,7 +113,7 @@ func (e *Engine) Backup(ctx context.Context, req BackupRequest, started func(cha
 		return chain.Record{}, err
 	}
 	release = func() { unlock(); closeImage(dst) }
-	if err := e.claimBackupImage(ctx, dst, req.BackupPool, src, req.AdoptBackupImage && req.Kind() == chain.Full); err != nil {
+	if err := e.claimBackupImage(ctx, dst, req.BackupPool, src, req.AdoptBackupImage && req.Kind() == chain.Full, headSize); err != nil {
 		return chain.Record{}, err
 	}
 	pts, err := points(dst)
@@ -279,7 +279,15 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 			return rec, &cephconn.Error{What: "the head mark of " + dst.GetName(), Err: err}
 		}
 	}
-	if err := resize(dst, size); err != nil {
+	enc, encrypted, err := encryptionOf(dst)
+	if err != nil {
+		return rec, err
+	}
+	oldSize, err := dst.GetSize()
+	if err != nil {
+		return rec, err
+	}
+	if err := resizeData(dst, size); err != nil {
 		return rec, err
 	}
 	var dstDirty extent.Set
@@ -301,6 +309,17 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 	// A backup image with nothing allocated needs no zeros written: its
 	// holes read as zeros already.
 	plan := transfer.NewPlan(srcData, srcZero, dstDirty, size, base != "" || len(dstDirty) > 0)
+	if encrypted {
+		if size > oldSize {
+			// Grown: the object that held the old end has bytes never written.
+			plan.Copy = extent.Union(plan.Copy, extent.Set{{Off: oldSize, Len: 1}})
+		}
+		st, err := dst.Stat()
+		if err != nil {
+			return rec, &cephconn.Error{What: "the layout of " + dst.GetName(), Err: err}
+		}
+		plan = plan.CoverObjects(st.Obj_size, enc.HeaderBytes, size)
+	}
 	stats, err := e.run(ctx, snapImg, dst, plan, "backup", rec.Snapshot)
 	if err != nil {
 		return rec, err

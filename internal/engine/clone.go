@@ -69,6 +69,13 @@ func (e *Engine) Clone(ctx context.Context, req CloneRequest) (chain.Record, err
 	if _, err := e.GetBackup(ctx, req.BackupPool, req.Image, req.BackupID); err != nil {
 		return chain.Record{}, &FieldError{Field: AttrBackupID, Err: err}
 	}
+	if enc, encrypted, err := encryptionOf(dst); err != nil {
+		return chain.Record{}, err
+	} else if encrypted {
+		return chain.Record{}, &FieldError{Field: AttrBackupID, Err: fmt.Errorf("backup %s is encrypted at rest (%s): a clone of it would hold the ciphertext, "+
+			"readable only by a librbd client that loads the encryption with the passphrase (no krbd, no older QEMU). Restore it with cephbackup_restore instead, "+
+			"which decrypts. Nothing was changed", req.BackupID, enc.Format)}
+	}
 	opts := rbd.NewRbdImageOptions()
 	defer opts.Destroy()
 	if err := opts.SetUint64(rbd.ImageOptionCloneFormat, 2); err != nil {

@@ -42,6 +42,10 @@ type Engine struct {
 	// Refresh, when set, lets ReadBackup reuse a recent read of a backup
 	// image (the provider sets one; nil reads every time).
 	Refresh *RefreshCache
+	// Encryption, when set, encrypts new backup images at rest and opens
+	// encrypted ones; nil leaves new backup images plaintext, and an
+	// encrypted one is refused wherever its data would be read or written.
+	Encryption *Encryption
 
 	// beforeLock, when set by a test, runs between opening a backup image
 	// and taking its lock: where another writer can slip in.
@@ -178,9 +182,11 @@ func (e *Engine) ensureBackupImage(ctx context.Context, backupPool string, src c
 }
 
 // claimBackupImage makes sure img holds backups of src and nothing else, and
-// marks it as such when new. With adopt, an image marked for another source
-// is adopted for src when checkAdoption allows it. Must hold the lock.
-func (e *Engine) claimBackupImage(ctx context.Context, img *rbd.Image, backupPool string, src chain.Source, adopt bool) error {
+// marks it as such when new (formatted for encryption first, when the
+// provider encrypts). With adopt, an image marked for another source is
+// adopted for src when checkAdoption allows it. img is then ready for data:
+// its encryption, if any, is loaded. Must hold the lock.
+func (e *Engine) claimBackupImage(ctx context.Context, img *rbd.Image, backupPool string, src chain.Source, adopt bool, size uint64) error {
 	unmarked, err := checkBackupImage(img, backupPool, src)
 	var other *OtherSourceError
 	if adopt && errors.As(err, &other) {
@@ -201,9 +207,15 @@ func (e *Engine) claimBackupImage(ctx context.Context, img *rbd.Image, backupPoo
 			"backup_image": spec(backupPool, img.GetName()), "from": a.From.String(), "to": a.To.String(),
 			"restore_points_kept": a.Points, "newest_id": a.NewestID,
 		})
-		return nil
+		return e.prepareData(img, backupPool)
 	}
-	if err != nil || !unmarked {
+	if err != nil {
+		return err
+	}
+	if !unmarked {
+		return e.prepareData(img, backupPool)
+	}
+	if err := e.prepareNew(img, backupPool, size); err != nil {
 		return err
 	}
 	return img.SetMetadata(chain.SourceKey, chain.EncodeSource(src))
@@ -237,6 +249,22 @@ func (e *Engine) checkAdoption(ctx context.Context, img *rbd.Image, backupPool s
 	return a, err
 }
 
+// notHalfFormatted is false for an image that a backup was formatting for
+// encryption when it was stopped, before marking it: its only metadata is
+// the encryption mark, and it has no snapshots. Its data is a LUKS header.
+func notHalfFormatted(img *rbd.Image) (bool, error) {
+	snaps, err := img.GetSnapshotNames()
+	if err != nil || len(snaps) > 0 {
+		return true, err
+	}
+	md, err := img.ListMetadata()
+	if err != nil {
+		return true, err
+	}
+	_, marked := md[chain.EncryptionKey]
+	return !marked || len(md) > 1, nil
+}
+
 // checkBackupImage fails unless img holds backups of src only (an
 // *OtherSourceError when it holds another source image's). unmarked
 // reports an image without the cephbackup mark that is empty (one that a
@@ -245,6 +273,9 @@ func checkBackupImage(img *rbd.Image, backupPool string, src chain.Source) (unma
 	v, err := img.GetMetadata(chain.SourceKey)
 	if errors.Is(err, rbd.ErrNotFound) {
 		used, err := holdsAnything(img)
+		if err == nil && used {
+			used, err = notHalfFormatted(img)
+		}
 		if err != nil {
 			return false, &cephconn.Error{What: "image " + spec(backupPool, img.GetName()), Err: err}
 		}

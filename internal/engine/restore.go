@@ -85,7 +85,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	point, err := openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), rec.Snapshot, true)
+	point, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -339,7 +339,7 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		// Older: diff the other way round; which side holds data is not known
 		// from that, so every changed extent is read from the restore point.
 		var newer *rbd.Image
-		newer, err = openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), base.Name, true)
+		newer, err = e.openRestorePoint(ctx, req.BackupPool, req.Image, base.Name)
 		if err == nil {
 			var d, z extent.Set
 			d, z, err = transfer.Changes(newer, rec.Snapshot, base.Size, true)
@@ -384,11 +384,16 @@ func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec cha
 	if err != nil {
 		return rbd.SnapInfo{}, err
 	}
+	// Snapshot sizes are raw: an encrypted image's hold its header too.
+	enc, _, err := encryptionOf(img)
+	if err != nil {
+		return rbd.SnapInfo{}, err
+	}
 	var best rbd.SnapInfo
 	for _, r := range pts.RestorePoints() {
 		t, onTarget := targetSnaps[r.Snapshot]
 		b := backupSnaps[r.Snapshot]
-		if onTarget && t.Size == r.Size && b.Size == r.Size && r.Source() == rec.Source() && b.Id >= best.Id {
+		if onTarget && t.Size == r.Size && b.Size == r.Size+enc.HeaderBytes && r.Source() == rec.Source() && b.Id >= best.Id {
 			best = b
 		}
 	}

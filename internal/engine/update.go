@@ -141,7 +141,7 @@ func (e *Engine) VerifyBackup(ctx context.Context, backupPool, image, id string)
 	if err != nil {
 		return Verification{}, err
 	}
-	dst, err := openImage(ctx, e.BackupCluster, backupPool, chain.BackupImageName(image), rec.Snapshot, true)
+	dst, err := e.openRestorePoint(ctx, backupPool, image, rec.Snapshot)
 	if err != nil {
 		return Verification{}, err
 	}

@@ -100,3 +100,17 @@ func TestConfigure_adminWarning(t *testing.T) {
 		t.Fatalf("want the client.admin warning, got %v", resp.Diagnostics)
 	}
 }
+
+// The passphrase comes from the provider block, else from
+// CEPHBACKUP_BACKUP_ENCRYPTION_PASSPHRASE; with neither, backups are plaintext.
+func TestConfigure_encryptionPassphraseFallsBackToTheEnvironment(t *testing.T) {
+	cluster := map[string]string{"mon_host": "127.0.0.1:9", "user": "u"}
+	eng, resp := configure(t, cluster, nil)
+	if resp.Diagnostics.HasError() || eng.Encryption != nil {
+		t.Fatalf("without a passphrase: encryption %+v, diagnostics %v", eng.Encryption, resp.Diagnostics)
+	}
+	eng, resp = configure(t, cluster, map[string]string{passphraseEnv: "from-env"})
+	if resp.Diagnostics.HasError() || eng.Encryption == nil || string(eng.Encryption.Passphrase) != "from-env" {
+		t.Fatalf("with %s: encryption %+v, diagnostics %v", passphraseEnv, eng.Encryption, resp.Diagnostics)
+	}
+}

@@ -3,6 +3,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -48,7 +49,11 @@ type providerModel struct {
 	BackupCluster  *clusterModel `tfsdk:"backup_cluster"`
 	Parallelism    types.Int64   `tfsdk:"parallelism"`
 	MaxInFlightMiB types.Int64   `tfsdk:"max_in_flight_mib"`
+	Passphrase     types.String  `tfsdk:"backup_encryption_passphrase"`
 }
+
+// passphraseEnv is the environment fallback of backup_encryption_passphrase.
+const passphraseEnv = "CEPHBACKUP_BACKUP_ENCRYPTION_PASSPHRASE"
 
 type clusterModel struct {
 	ConfigFile types.String `tfsdk:"config_file"`
@@ -106,6 +111,13 @@ func (p *cephbackupProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				MarkdownDescription: fmt.Sprintf("Parallel reads and writes in a transfer. Default: %d.", transfer.DefaultParallelism)},
 			"max_in_flight_mib": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(4, 4096)},
 				MarkdownDescription: fmt.Sprintf("Bound on the data buffered by a transfer, in MiB; memory does not grow with the image size. Default: %d.", transfer.DefaultMaxInFlight>>20)},
+			"backup_encryption_passphrase": schema.StringAttribute{Optional: true, Sensitive: true, Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				MarkdownDescription: fmt.Sprintf("Encrypts the backup images this provider creates at rest, with librbd's LUKS2 encryption (AES-256) under this passphrase, "+
+					"so that the backup cluster's operators cannot read the volumes; restores, verification, `sha256` and diff files decrypt. "+
+					"Every backup image marked encrypted needs it: without it, or with another one, reads and writes of its data are refused, nothing changed. "+
+					"A backup image created without it stays plaintext, and is not extended while it is set. Never logged; like every provider setting, never in state "+
+					"(pass it through an `ephemeral` variable, Terraform 1.10 or later, to keep it out of saved plans too). Default: `$%s`. "+
+					"See the getting-started guide for its costs.", passphraseEnv)},
 		},
 	}
 }
@@ -210,10 +222,18 @@ func (p *cephbackupProvider) Configure(ctx context.Context, req provider.Configu
 	if !m.MaxInFlightMiB.IsNull() && !m.MaxInFlightMiB.IsUnknown() {
 		opts.MaxInFlight = uint64(m.MaxInFlightMiB.ValueInt64()) << 20
 	}
+	if m.Passphrase.IsUnknown() {
+		resp.Diagnostics.AddAttributeError(path.Root("backup_encryption_passphrase"), "Unknown provider setting",
+			"backup_encryption_passphrase depends on a value known only after apply; the provider needs it during plan. Use a value known at plan time.")
+		return
+	}
 	eng := &engine.Engine{SourceCluster: src, BackupCluster: backup, Transfer: opts, Log: tflogger{},
 		Refresh: engine.NewRefreshCache(refreshReuse)}
+	if pass := cmp.Or(m.Passphrase.ValueString(), p.getenv(passphraseEnv)); pass != "" {
+		eng.Encryption = &engine.Encryption{Passphrase: []byte(pass)}
+	}
 	tflog.Debug(ctx, "cephbackup provider configured", map[string]any{
-		"cluster_user": srcCfg.User, "separate_backup_cluster": backup != src,
+		"cluster_user": srcCfg.User, "separate_backup_cluster": backup != src, "backup_encryption": eng.Encryption != nil,
 	})
 	resp.ResourceData = eng
 	resp.DataSourceData = eng

@@ -455,9 +455,9 @@ action "cephbackup_restore" "x" {
 	}
 }
 
-// TestAccRestoreAction_olderTerraformIgnoresIt: the Terraform the rest of the
-// oldest supported (1.5.7, in `make testacc-oldest`), or OpenTofu, reads the provider's schema, action
-// included, without complaint and works as before; an `action` block is
+// TestAccRestoreAction_olderTerraformIgnoresIt: the oldest supported
+// Terraform (1.5.7, in `make testacc-oldest`), or OpenTofu, reads the
+// provider's schema, action included, without complaint and works as before; an `action` block is
 // what it refuses, with its own message, so configurations for it use the
 // resource.
 func TestAccRestoreAction_olderTerraformIgnoresIt(t *testing.T) {

@@ -208,6 +208,11 @@ provider "cephbackup" {
 provider "cephbackup" {
   cluster = { mon_host = "127.0.0.1:9", user = "backup user" }
 }`, wrapped(`user "backup user" contains white space`)},
+		{"empty encryption passphrase", nil, `
+provider "cephbackup" {
+  cluster                      = { mon_host = "127.0.0.1:9", user = "u" }
+  backup_encryption_passphrase = ""
+}`, regexp.MustCompile(`(?s)backup_encryption_passphrase.*at least 1`)},
 		{"parallelism out of range", nil, `
 provider "cephbackup" {
   cluster     = { mon_host = "127.0.0.1:9", user = "u" }

@@ -237,3 +237,47 @@ func TestChecksumMatchesSha256OfTheWholeImage(t *testing.T) {
 		t.Fatal("a chunk outside mayHaveData was read")
 	}
 }
+
+func TestCoverObjectsWidensToWholeObjects(t *testing.T) {
+	const mib = 1 << 20
+	p := Plan{
+		Copy: extent.Set{{Off: 5*mib + 100, Len: 10}, {Off: 13 * mib, Len: 4096}},
+		Zero: extent.Set{{Off: 8*mib + 1, Len: 1}},
+	}
+	cases := []struct {
+		name                     string
+		objectSize, header, size uint64
+		want                     extent.Set
+	}{
+		{"header a multiple of the object size", 4 * mib, 16 * mib, 14 * mib,
+			extent.Set{{Off: 4 * mib, Len: 10 * mib}}},
+		{"no header", 4 * mib, 0, 32 * mib,
+			extent.Set{{Off: 4 * mib, Len: 12 * mib}}},
+		{"header inside an object: the first object starts before the data", 4 * mib, 2 * mib, 32 * mib,
+			extent.Set{{Off: 2 * mib, Len: 12 * mib}}},
+		{"small objects", 1 * mib, 16 * mib, 32 * mib,
+			extent.Set{{Off: 5 * mib, Len: 1 * mib}, {Off: 8 * mib, Len: 1 * mib}, {Off: 13 * mib, Len: 1 * mib}}},
+	}
+	for _, c := range cases {
+		got := p.CoverObjects(c.objectSize, c.header, c.size)
+		if !equalSets(got.Copy, c.want) || len(got.Zero) != 0 || !got.TargetHasData {
+			t.Errorf("%s: got copy %v zero %v targetHasData %v, want copy %v, no zero, targetHasData", c.name, got.Copy, got.Zero, got.TargetHasData, c.want)
+		}
+	}
+	first := Plan{Copy: extent.Set{{Off: 0, Len: 1}}}.CoverObjects(4*mib, 2*mib, 32*mib)
+	if !equalSets(first.Copy, extent.Set{{Off: 0, Len: 2 * mib}}) {
+		t.Errorf("the object that holds the header: %v, want its data part [0, 2 MiB)", first.Copy)
+	}
+}
+
+func equalSets(a, b extent.Set) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
