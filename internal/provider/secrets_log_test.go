@@ -8,7 +8,8 @@ import (
 )
 
 // With TF_LOG=TRACE, terraform's log holds everything terraform and the
-// provider log. The cephx keys must appear in none of it, nor in the state.
+// provider log. The cephx keys and the encryption passphrase must appear in
+// none of it, nor in the state.
 func TestAccSecrets_keysNeverInLogsOrState(t *testing.T) {
 	e := newAccEnv(t)
 	img := uniqueImage("secret")
@@ -17,9 +18,11 @@ func TestAccSecrets_keysNeverInLogsOrState(t *testing.T) {
 	w := newWorkspace(t)
 	logPath := filepath.Join(t.TempDir(), "trace.log")
 	w.env = append(w.env, "TF_LOG=TRACE", "TF_LOG_PATH="+logPath)
-	tmpBefore := keyFilesIn(t, os.TempDir(), e.srcKey, e.dstKey)
+	const passphrase = "passphrase-that-must-stay-secret-7f3a"
+	tmpBefore := keyFilesIn(t, os.TempDir(), e.srcKey, e.dstKey, passphrase)
+	providerBlock := withPassphrase(e.providerBlock(), passphrase)
 
-	w.write(e.providerBlock() + verified(fullConfig("w", img)) + `
+	w.write(providerBlock + verified(fullConfig("w", img)) + `
 data "cephbackup_restore_points" "p" {
   pool        = "rbd"
   image       = "` + img + `"
@@ -30,10 +33,10 @@ data "cephbackup_restore_points" "p" {
 	w.mustApply()
 	if out, err := w.run("show", "-json"); err != nil {
 		t.Fatalf("terraform show: %v\n%s", err, out)
-	} else if strings.Contains(out, e.srcKey) || strings.Contains(out, e.dstKey) {
-		t.Fatal("a key appears in `terraform show -json`")
+	} else if strings.Contains(out, e.srcKey) || strings.Contains(out, e.dstKey) || strings.Contains(out, passphrase) {
+		t.Fatal("a key or the passphrase appears in `terraform show -json`")
 	}
-	w.write(e.providerBlock())
+	w.write(providerBlock)
 	w.mustApply()
 
 	trace, err := os.ReadFile(logPath)
@@ -46,9 +49,9 @@ data "cephbackup_restore_points" "p" {
 			t.Fatalf("the TRACE log has no %q: it does not capture the provider", want)
 		}
 	}
-	for name, key := range map[string]string{"source": e.srcKey, "backup": e.dstKey} {
+	for name, key := range map[string]string{"source cluster's key": e.srcKey, "backup cluster's key": e.dstKey, "encryption passphrase": passphrase} {
 		if strings.Contains(string(trace), key) {
-			t.Errorf("the %s cluster's key appears in the TRACE log", name)
+			t.Errorf("the %s appears in the TRACE log", name)
 		}
 		for _, f := range []string{"terraform.tfstate", "terraform.tfstate.backup"} {
 			state, err := os.ReadFile(filepath.Join(w.dir, f))
@@ -56,11 +59,11 @@ data "cephbackup_restore_points" "p" {
 				t.Fatal(err)
 			}
 			if strings.Contains(string(state), key) {
-				t.Errorf("the %s cluster's key appears in %s", name, f)
+				t.Errorf("the %s appears in %s", name, f)
 			}
 		}
 	}
-	if after := keyFilesIn(t, os.TempDir(), e.srcKey, e.dstKey); after > tmpBefore {
+	if after := keyFilesIn(t, os.TempDir(), e.srcKey, e.dstKey, passphrase); after > tmpBefore {
 		t.Errorf("%d new files holding a key were left in %s", after-tmpBefore, os.TempDir())
 	}
 }
