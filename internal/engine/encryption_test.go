@@ -47,12 +47,7 @@ func TestAccEncryption_historiesExactCiphertextAtRest(t *testing.T) {
 	src, dst, plain := clusters(t)
 	eng := encrypting(plain, "correct horse battery staple")
 	ctx := context.Background()
-	v := &volume{src: src, image: uniqueName("enc")}
-	src.CreateImage(t, "rbd", v.image, 16*mib)
-	t.Cleanup(func() {
-		_, _ = src.RBDErr("snap", "purge", "--no-progress", "rbd/"+v.image)
-		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+v.image)
-	})
+	v := newVolume(t, src, "enc", 16*mib)
 	v.write(t, 0, 3*mib, 1)
 	if err := src.OnImage("rbd", v.image, func(img *rbd.Image) error {
 		_, err := img.WriteAt(bytes.Repeat(marker, 2000), 5*mib+100)
@@ -122,10 +117,7 @@ func TestAccEncryption_historiesExactCiphertextAtRest(t *testing.T) {
 	f.Close()
 	rebuilt := uniqueName("enc-rebuilt")
 	src.CreateImage(t, "rbd", rebuilt, 1*mib)
-	t.Cleanup(func() {
-		_, _ = src.RBDErr("snap", "purge", "--no-progress", "rbd/"+rebuilt)
-		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+rebuilt)
-	})
+	removeImage(t, src, "rbd/"+rebuilt)
 	src.RBD(t, "import-diff", "--no-progress", stream, "rbd/"+rebuilt)
 	if got := src.ExportSHA256(t, "rbd/"+rebuilt); !testcluster.Same(got, sums[full.ID]) {
 		t.Errorf("the full's diff file imported by rbd: sha256 %s, want %s", got, sums[full.ID])
@@ -186,12 +178,7 @@ func TestAccEncryption_historiesExactCiphertextAtRest(t *testing.T) {
 	}
 
 	// An encrypting provider does not extend a plaintext chain.
-	other := &volume{src: src, image: uniqueName("plain")}
-	src.CreateImage(t, "rbd", other.image, 4*mib)
-	t.Cleanup(func() {
-		_, _ = src.RBDErr("snap", "purge", "--no-progress", "rbd/"+other.image)
-		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+other.image)
-	})
+	other := newVolume(t, src, "plain", 4*mib)
 	plainFull, err := plain.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: other.image, BackupPool: "backups"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -209,12 +196,7 @@ func TestAccEncryption_zeroLengthImage(t *testing.T) {
 	src, _, plain := clusters(t)
 	eng := encrypting(plain, "p")
 	ctx := context.Background()
-	v := &volume{src: src, image: uniqueName("enc-empty")}
-	src.CreateImage(t, "rbd", v.image, 0)
-	t.Cleanup(func() {
-		_, _ = src.RBDErr("snap", "purge", "--no-progress", "rbd/"+v.image)
-		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+v.image)
-	})
+	v := newVolume(t, src, "enc-empty", 0)
 	var taken []chain.Record
 	t.Cleanup(func() { deleteAll(t, eng, v.image, taken) })
 	parent := ""
@@ -243,12 +225,7 @@ func TestAccEncryption_halfFormattedImageIsTakenOver(t *testing.T) {
 	src, dst, plain := clusters(t)
 	eng := encrypting(plain, "p")
 	ctx := context.Background()
-	v := &volume{src: src, image: uniqueName("enc-half")}
-	src.CreateImage(t, "rbd", v.image, 8*mib)
-	t.Cleanup(func() {
-		_, _ = src.RBDErr("snap", "purge", "--no-progress", "rbd/"+v.image)
-		_, _ = src.RBDErr("rm", "--no-progress", "rbd/"+v.image)
-	})
+	v := newVolume(t, src, "enc-half", 8*mib)
 	v.write(t, 1*mib, 3*mib, 1)
 	half := "backups/" + chain.BackupImageName(v.image)
 	dst.RBD(t, "create", "--no-progress", "--size", "72M", half)

@@ -65,6 +65,16 @@ type volume struct {
 	image string
 }
 
+// newVolume creates rbd/<prefix>-… of size bytes on src, removed with its
+// snapshots when t ends.
+func newVolume(t *testing.T, src *testcluster.Cluster, prefix string, size uint64) *volume {
+	t.Helper()
+	v := &volume{src: src, image: uniqueName(prefix)}
+	src.CreateImage(t, "rbd", v.image, size)
+	removeImage(t, src, "rbd/"+v.image)
+	return v
+}
+
 func (v *volume) write(t *testing.T, off, length, seed int64) {
 	v.src.WriteRandom(t, "rbd", v.image, off, length, seed)
 }
