@@ -384,7 +384,7 @@ func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec cha
 	if err != nil {
 		return rbd.SnapInfo{}, err
 	}
-	// Snapshot sizes are raw: an encrypted image's hold its header too.
+	// Snapshot sizes are raw: an encrypted image's include its LUKS header.
 	enc, _, err := encryptionOf(img)
 	if err != nil {
 		return rbd.SnapInfo{}, err
