@@ -287,7 +287,7 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 	if err != nil {
 		return rec, err
 	}
-	if err := resizeData(dst, size); err != nil {
+	if err := resize(dst, size, enc.HeaderBytes); err != nil {
 		return rec, err
 	}
 	var dstDirty extent.Set

@@ -121,7 +121,7 @@ func (e *Engine) applyDiffFiles(ctx context.Context, ioctx *rados.IOContext, req
 	var res DiffFilesResult
 	sink := &ctxSink{ctx: ctx, ImageSink: transfer.ImageSink{Image: img}}
 	for i, name := range req.Files {
-		if err := resize(img, headers[i].Size); err != nil {
+		if err := resize(img, headers[i].Size, 0); err != nil {
 			return res, err
 		}
 		if err := applyDiffFile(name, sink); err != nil {

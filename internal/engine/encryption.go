@@ -47,6 +47,11 @@ func (e *Engine) loadEncryption(img *rbd.Image, name string) error {
 	if err != nil || !ok {
 		return err
 	}
+	return e.load(img, name, enc)
+}
+
+// load loads the encryption of img, whose mark says enc.
+func (e *Engine) load(img *rbd.Image, name string, enc chain.Encryption) error {
 	if e.Encryption == nil {
 		return fmt.Errorf("backup image %s is encrypted at rest (%s) and %w: set backup_encryption_passphrase in the provider block "+
 			"(or CEPHBACKUP_BACKUP_ENCRYPTION_PASSPHRASE) to the passphrase its backups were taken with. Nothing was changed", name, enc.Format, ErrNoPassphrase)
@@ -100,12 +105,12 @@ func (e *Engine) prepareNew(img *rbd.Image, backupPool string, size uint64) erro
 // plaintext one: they would not be encrypted.
 func (e *Engine) prepareData(img *rbd.Image, backupPool string) error {
 	name := spec(backupPool, img.GetName())
-	_, marked, err := encryptionOf(img)
+	enc, marked, err := encryptionOf(img)
 	switch {
 	case err != nil:
 		return err
 	case marked:
-		return e.loadEncryption(img, name)
+		return e.load(img, name, enc)
 	case e.Encryption != nil:
 		return fmt.Errorf("backup image %s was created without encryption at rest, and backup_encryption_passphrase applies to the backup images this provider creates: "+
 			"a backup added to it would not be encrypted. Nothing was changed. To encrypt this volume's backups, take a new cephbackup_full into another backup_pool "+
@@ -123,7 +128,7 @@ func (e *Engine) encryptNew(img *rbd.Image, size uint64) error {
 	if err := img.SetMetadata(chain.EncryptionKey, enc.Encode()); err != nil {
 		return &cephconn.Error{What: "the encryption mark of " + name, Err: err}
 	}
-	if err := resize(img, size+formatRoom); err != nil {
+	if err := resize(img, size+formatRoom, 0); err != nil {
 		return err
 	}
 	if err := img.EncryptionFormat(e.Encryption.options()); err != nil {
@@ -135,32 +140,11 @@ func (e *Engine) encryptNew(img *rbd.Image, size uint64) error {
 		return err
 	}
 	enc.HeaderBytes = size + formatRoom - data
-	// With encryption loaded, a resize sets the raw size.
-	if err := img.Resize(size + enc.HeaderBytes); err != nil {
-		return &cephconn.Error{What: fmt.Sprintf("resizing encrypted backup image %s to %d bytes", name, size), Err: err}
+	if err := resize(img, size, enc.HeaderBytes); err != nil {
+		return err
 	}
 	if err := img.SetMetadata(chain.EncryptionKey, enc.Encode()); err != nil {
 		return &cephconn.Error{What: "the encryption mark of " + name, Err: err}
-	}
-	return nil
-}
-
-// resizeData makes img, with its encryption loaded when it has any, hold
-// size bytes of data: librbd resizes the raw image, header included.
-func resizeData(img *rbd.Image, size uint64) error {
-	enc, ok, err := encryptionOf(img)
-	if err != nil || !ok {
-		if err != nil {
-			return err
-		}
-		return resize(img, size)
-	}
-	cur, err := img.GetSize()
-	if err != nil || cur == size {
-		return err
-	}
-	if err := img.Resize(size + enc.HeaderBytes); err != nil {
-		return &cephconn.Error{What: fmt.Sprintf("resizing encrypted backup image %s to %d bytes", img.GetName(), size), Err: err}
 	}
 	return nil
 }

@@ -68,16 +68,15 @@ func snapshots(img *rbd.Image) (map[string]rbd.SnapInfo, error) {
 	return out, nil
 }
 
-// resize makes img size bytes long, when it is not already.
-func resize(img *rbd.Image, size uint64) error {
+// resize makes img hold size bytes of data, when it does not already. With
+// LUKS encryption loaded, librbd resizes the raw image, whose first
+// headerBytes (0 for a plaintext image) hold the header.
+func resize(img *rbd.Image, size, headerBytes uint64) error {
 	cur, err := img.GetSize()
-	if err != nil {
+	if err != nil || cur == size {
 		return err
 	}
-	if cur == size {
-		return nil
-	}
-	if err := img.Resize(size); err != nil {
+	if err := img.Resize(size + headerBytes); err != nil {
 		return &cephconn.Error{What: fmt.Sprintf("resizing %s to %d bytes", img.GetName(), size), Err: err}
 	}
 	return nil

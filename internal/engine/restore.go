@@ -103,7 +103,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 		}
 		defer unlock()
 	}
-	if err := resize(target, rec.Size); err != nil {
+	if err := resize(target, rec.Size, 0); err != nil {
 		return RestoreResult{}, err
 	}
 
