@@ -17,7 +17,7 @@ func (e *Engine) checksum(ctx context.Context, img *rbd.Image, size uint64) (str
 	if err != nil {
 		return "", err
 	}
-	return transfer.Checksum(ctx, img, size, data, e.Transfer.Parallelism)
+	return transfer.Checksum(ctx, img, size, data, e.Transfer)
 }
 
 // verifyCopy reads both images in parallel and fails unless their first size

@@ -12,12 +12,12 @@ import (
 
 // Checksum is the sha256 of the first size bytes of src, as `rbd export |
 // sha256sum` computes it. Chunks are read in parallel and hashed in order;
-// chunks outside mayHaveData are known to be zeros and are not read.
-func Checksum(ctx context.Context, src io.ReaderAt, size uint64, mayHaveData extent.Set, parallelism int) (string, error) {
-	if parallelism <= 0 {
-		parallelism = DefaultParallelism
-	}
+// chunks outside mayHaveData are known to be zeros and are not read. As
+// many chunks are read at once as opts' memory bound allows.
+func Checksum(ctx context.Context, src io.ReaderAt, size uint64, mayHaveData extent.Set, opts Options) (string, error) {
+	opts = opts.withDefaults()
 	const chunk = DefaultChunkSize
+	parallelism := max(1, min(opts.Parallelism, int(opts.MaxInFlight/chunk)))
 	type piece struct {
 		buf  []byte
 		err  error

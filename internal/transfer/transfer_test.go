@@ -220,7 +220,7 @@ func TestChecksumMatchesSha256OfTheWholeImage(t *testing.T) {
 	data := extent.Set{{Off: 3 * obj, Len: 2*obj + 7}, {Off: uint64(size) - 100, Len: 100}}
 	fill(img, rng, data...)
 	want := sha256.Sum256(img.data)
-	got, err := Checksum(context.Background(), img, uint64(size), data, 3)
+	got, err := Checksum(context.Background(), img, uint64(size), data, Options{Parallelism: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestChecksumMatchesSha256OfTheWholeImage(t *testing.T) {
 	}
 	// Data outside mayHaveData would be missed: the set is a promise.
 	img.data[13*obj] = 1
-	if again, _ := Checksum(context.Background(), img, uint64(size), data, 3); again != got {
+	if again, _ := Checksum(context.Background(), img, uint64(size), data, Options{Parallelism: 3}); again != got {
 		t.Fatal("a chunk outside mayHaveData was read")
 	}
 }
