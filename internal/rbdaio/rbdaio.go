@@ -88,7 +88,7 @@ type Image struct {
 // go-ceph keeps the librbd handle in an unexported field, image, of type
 // C.rbd_image_t (a void pointer); it is read through reflection, checked
 // for its kind, and a nil handle (a closed image) is refused. The go-ceph
-// version is pinned in go.mod, and TestOfFindsTheHandle fails if a new one
+// version is pinned in go.mod, and TestAccOfFindsTheHandle fails if a new one
 // moves the field.
 func Of(img *rbd.Image) (*Image, error) {
 	if img == nil {
