@@ -547,7 +547,6 @@ func (b *bench) incremental() error {
 	return nil
 }
 
-// 4: a huge thin image with little data costs what its data costs.
 // snapshotRemovalPacing times `rbd snap rm` right after the snapshot's own
 // creation and 2 s later: the monitor proposes a map change at most once per
 // paxos_propose_interval after the last one, which is the fixed part of an
@@ -586,6 +585,7 @@ func (b *bench) snapshotRemovalPacing() error {
 	return nil
 }
 
+// 4: a huge thin image with little data costs what its data costs.
 func (b *bench) sparse() error {
 	thin, data := b.size(64*gib, 8*gib), b.size(256*mib, 64*mib)
 	fmt.Printf("sparse: %d GiB thin image with %d MiB written vs a %d MiB image ...\n", thin/gib, data/mib, data/mib)

@@ -3,7 +3,6 @@ package transfer
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/ceph/go-ceph/rbd"
@@ -35,7 +34,7 @@ func (t targetOp) wait() error {
 		if t.zero {
 			what = "zeroing"
 		}
-		return fmt.Errorf("%s %d bytes at offset %d: %w", what, t.n, t.off, err)
+		return ioError(what, t.n, t.off, err)
 	}
 	return nil
 }
@@ -70,7 +69,7 @@ func copyAsync(ctx context.Context, cancel context.CancelCauseFunc, src, dst *rb
 		defer close(written)
 		for f := range reads {
 			if err := f.read.Wait(); err != nil {
-				f.readErr = fmt.Errorf("reading %d bytes at offset %d: %w", f.Len, f.Off, err)
+				f.readErr = ioError("reading", f.Len, f.Off, err)
 			} else if !failed.Load() {
 				atomic.AddUint64(&stats.ReadBytes, f.Len)
 				f.startWrites(to, plan.TargetHasData)

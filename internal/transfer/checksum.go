@@ -17,7 +17,7 @@ import (
 func Checksum(ctx context.Context, src io.ReaderAt, size uint64, mayHaveData extent.Set, opts Options) (string, error) {
 	opts = opts.withDefaults()
 	const chunk = DefaultChunkSize
-	parallelism := max(1, min(opts.Parallelism, int(opts.MaxInFlight/chunk)))
+	parallelism := opts.buffers(chunk)
 	type piece struct {
 		buf  []byte
 		err  error

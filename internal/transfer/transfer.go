@@ -162,6 +162,12 @@ func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options
 // chunkSize is the largest I/O: an object, at most DefaultChunkSize.
 func (o Options) chunkSize() uint64 { return min(o.ObjectSize, DefaultChunkSize) }
 
+// buffers is how many buffers of chunk bytes may be held at once: one per
+// parallel I/O, as many as the memory bound allows, at least one.
+func (o Options) buffers(chunk uint64) int {
+	return max(1, min(o.Parallelism, int(o.MaxInFlight/chunk)))
+}
+
 // jobs feeds plan's chunks, zeros first, until ctx is done.
 func (o Options) jobs(ctx context.Context, plan Plan) <-chan job {
 	jobs := make(chan job)
@@ -188,10 +194,7 @@ func (o Options) jobs(ctx context.Context, plan Plan) <-chan job {
 // memory bound allows buffers of a chunk.
 func copySync(ctx context.Context, cancel context.CancelCauseFunc, src io.ReaderAt, dst Sink, plan Plan, opts Options, stats *Stats, done func(uint64)) {
 	chunk := opts.chunkSize()
-	workers := opts.Parallelism
-	if maxWorkers := int(opts.MaxInFlight / chunk); workers > maxWorkers {
-		workers = max(maxWorkers, 1)
-	}
+	workers := opts.buffers(chunk)
 	jobs := opts.jobs(ctx, plan)
 	var wg sync.WaitGroup
 	for range workers {
@@ -283,6 +286,11 @@ func (p *progress) final() {
 	}
 }
 
+// ioError says which I/O of a run failed.
+func ioError(what string, n, off uint64, err error) error {
+	return fmt.Errorf("%s %d bytes at offset %d: %w", what, n, off, err)
+}
+
 type worker struct {
 	src           io.ReaderAt
 	dst           Sink
@@ -292,7 +300,7 @@ type worker struct {
 
 func (w worker) zero(off, length uint64) error {
 	if err := w.dst.Zero(off, length); err != nil {
-		return fmt.Errorf("zeroing %d bytes at offset %d: %w", length, off, err)
+		return ioError("zeroing", length, off, err)
 	}
 	atomic.AddUint64(&w.stats.ZeroedBytes, length)
 	return nil
@@ -301,7 +309,7 @@ func (w worker) zero(off, length uint64) error {
 func (w worker) copy(buf []byte, off uint64) error {
 	n, err := w.src.ReadAt(buf, int64(off))
 	if err != nil && (!errors.Is(err, io.EOF) || n != len(buf)) {
-		return fmt.Errorf("reading %d bytes at offset %d: %w", len(buf), off, err)
+		return ioError("reading", uint64(len(buf)), off, err)
 	}
 	if n != len(buf) {
 		return fmt.Errorf("short read of %d bytes at offset %d: got %d", len(buf), off, n)
@@ -318,7 +326,7 @@ func (w worker) copy(buf []byte, off uint64) error {
 			continue
 		}
 		if _, err := w.dst.WriteAt(buf[r.Start:r.End], int64(at)); err != nil {
-			return fmt.Errorf("writing %d bytes at offset %d: %w", r.End-r.Start, at, err)
+			return ioError("writing", uint64(r.End-r.Start), at, err)
 		}
 		atomic.AddUint64(&w.stats.WrittenBytes, uint64(r.End-r.Start))
 	}
