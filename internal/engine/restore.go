@@ -29,14 +29,44 @@ type RestoreRequest struct {
 	Verify bool
 }
 
-// Metadata on restore targets. restoringKey marks a target image created by
-// a restore that has not finished; its value is the backup id being
-// restored. createdByKey marks an image a restore created (its value is the
-// backup id first restored into it): only such an image is ever deleted.
+// Metadata on restore targets. restoringKey marks a target image that a
+// restore is writing and has not finished (its value is a restoringMark).
+// createdByKey marks an image a restore created (its value is the backup id
+// first restored into it): only such an image is ever deleted.
 const (
 	restoringKey = "cephbackup.restoring"
 	createdByKey = "cephbackup.created_by_restore"
 )
+
+// restoringMark is what restoringKey records: the backup being restored and
+// whether that restore created the image. Only a restore that created the
+// image may resume it as a fresh image whose holes need no rewriting; a
+// volume that existed before is rewritten wherever it holds data.
+type restoringMark struct {
+	backupID string
+	created  bool
+}
+
+const createdMarkSuffix = ";created"
+
+func (m restoringMark) String() string {
+	if m.created {
+		return m.backupID + createdMarkSuffix
+	}
+	return m.backupID
+}
+
+// restoringMarkOf reads the mark of img; an image without one has the zero
+// mark. A mark written before the created flag existed reads as an
+// overwrite, the safe side.
+func restoringMarkOf(img *rbd.Image) restoringMark {
+	v, err := img.GetMetadata(restoringKey)
+	if err != nil {
+		return restoringMark{}
+	}
+	id, created := strings.CutSuffix(v, createdMarkSuffix)
+	return restoringMark{backupID: id, created: created}
+}
 
 // staleWatchPatience is how long a restore waits for another client's watch
 // on the target to go away before refusing: a killed client's watch expires
@@ -91,17 +121,21 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	}
 	defer closeImage(point)
 
-	target, created, err := e.openTarget(ctx, req, rec.Size)
+	target, existed, err := e.openTarget(ctx, req, rec.Size)
 	if err != nil {
 		return RestoreResult{}, err
 	}
 	defer closeImage(target)
-	if !created {
+	created := !existed
+	if existed {
 		unlock, err := e.claimTarget(ctx, target, spec(req.TargetPool, req.TargetImage))
 		if err != nil {
 			return RestoreResult{}, err
 		}
 		defer unlock()
+		if created, err = e.markRestoring(target, req); err != nil {
+			return RestoreResult{}, err
+		}
 	}
 	if err := resize(target, rec.Size, 0); err != nil {
 		return RestoreResult{}, err
@@ -181,7 +215,7 @@ func (e *Engine) CheckRestore(ctx context.Context, req RestoreRequest) (warnings
 	}
 	defer closeImage(img)
 	target := spec(req.TargetPool, req.TargetImage)
-	if id, err := img.GetMetadata(restoringKey); err == nil && id != "" {
+	if id := restoringMarkOf(img).backupID; id != "" {
 		warnings = append(warnings, fmt.Sprintf("The target image %s holds an interrupted restore of backup %s: it is neither its old content nor that restore point. "+
 			"This restore overwrites it; to finish the interrupted one instead, restore backup %s into it.", target, id, id))
 	}
@@ -192,7 +226,7 @@ func (e *Engine) CheckRestore(ctx context.Context, req RestoreRequest) (warnings
 // Force, or when it is this restore's own unfinished target (a killed run is
 // resumed, force or not).
 func refuseOverwrite(img *rbd.Image, req RestoreRequest, what string) error {
-	if resuming, _ := img.GetMetadata(restoringKey); req.Force || resuming == req.BackupID {
+	if req.Force || restoringMarkOf(img).backupID == req.BackupID {
 		return nil
 	}
 	return &FieldError{Field: AttrForce, Err: fmt.Errorf("%s already exists and force is false: nothing was changed. "+
@@ -200,9 +234,11 @@ func refuseOverwrite(img *rbd.Image, req RestoreRequest, what string) error {
 }
 
 // openTarget opens the target image, creating it when it does not exist.
-// created says it is the restore's own: just created, or created by an
-// interrupted run of the same restore.
-func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64) (img *rbd.Image, created bool, err error) {
+// An existing image is only checked here (refused without Force, unless it
+// is this restore's own unfinished target): it is marked once claimTarget
+// has made sure no other client uses it, so that a refused restore leaves it
+// exactly as it was.
+func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64) (img *rbd.Image, existed bool, err error) {
 	what := "target image " + spec(req.TargetPool, req.TargetImage) + " on " + e.SourceCluster.Name()
 	ioctx, err := e.SourceCluster.IOContext(ctx, req.TargetPool)
 	if err != nil {
@@ -214,17 +250,7 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 			closeImage(img)
 			return nil, false, err
 		}
-		resuming, _ := img.GetMetadata(restoringKey)
-		creator, _ := img.GetMetadata(createdByKey)
-		if resuming == "" {
-			// Overwriting a volume: marked before anything is written, so that
-			// an interrupted restore is found and reported by the next plan.
-			if err := img.SetMetadata(restoringKey, req.BackupID); err != nil {
-				closeImage(img)
-				return nil, false, &cephconn.Error{What: what, Err: err}
-			}
-		}
-		return img, resuming == req.BackupID && creator == req.BackupID, nil
+		return img, true, nil
 	}
 	if !errors.Is(err, rbd.ErrNotFound) {
 		return nil, false, &cephconn.Error{What: what, Err: err}
@@ -242,13 +268,29 @@ func (e *Engine) openTarget(ctx context.Context, req RestoreRequest, size uint64
 		err = img.SetMetadata(createdByKey, req.BackupID)
 	}
 	if err == nil {
-		err = img.SetMetadata(restoringKey, req.BackupID)
+		err = img.SetMetadata(restoringKey, restoringMark{backupID: req.BackupID, created: true}.String())
 	}
 	if err != nil {
 		closeImage(img)
 		return nil, false, &cephconn.Error{What: what, Err: err}
 	}
-	return img, true, nil
+	return img, false, nil
+}
+
+// markRestoring marks an existing, claimed target before anything is
+// written, so that an interrupted restore is found and reported by the next
+// plan. created says the target is this restore's own unfinished creation
+// (its mark says so, for this backup): only then is it resumed as a fresh
+// image.
+func (e *Engine) markRestoring(target *rbd.Image, req RestoreRequest) (created bool, err error) {
+	mark := restoringMarkOf(target)
+	if mark.created && mark.backupID == req.BackupID {
+		return true, nil
+	}
+	if err := target.SetMetadata(restoringKey, restoringMark{backupID: req.BackupID}.String()); err != nil {
+		return false, &cephconn.Error{What: "the restore marker of " + spec(req.TargetPool, req.TargetImage), Err: err}
+	}
+	return false, nil
 }
 
 // claimTarget makes sure no other client uses an existing target before it

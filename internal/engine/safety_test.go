@@ -369,3 +369,72 @@ func TestAccBackup_copyFailingAfterPruningFallsBackToWholeCopy(t *testing.T) {
 		t.Fatalf("restore point %s after the whole copy: sha256 %s, source snapshot %s", incr.Snapshot, got, want)
 	}
 }
+
+// A forced restore refused because a client has the target open leaves the
+// target exactly as it was (no restoring mark, no metadata), and the retry
+// once the client is gone overwrites every range the volume holds: the
+// refused attempt must not make the retry take the volume for a fresh image
+// of its own whose holes need no rewriting.
+func TestAccRestore_retriedForcedRestoreAfterRefusalIsExact(t *testing.T) {
+	src, _, eng := clusters(t)
+	ctx := context.Background()
+	v := newVolume(t, src, "retry", 8*mib)
+	v.write(t, 0, 2*mib, 1) // the rest of the volume is a hole in the restore point
+	full, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: v.image, BackupPool: "backups"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAll(t, eng, v.image, []chain.Record{full}) })
+	want := src.ExportSHA256(t, "rbd/"+v.image+"@"+full.Snapshot)
+
+	target := uniqueName("retry-rr")
+	removeImage(t, src, "rbd/"+target)
+	restore := func() (engine.RestoreResult, error) {
+		return eng.Restore(ctx, engine.RestoreRequest{BackupID: full.ID, Pool: "rbd", Image: v.image, BackupPool: "backups",
+			TargetPool: "rbd", TargetImage: target, Force: true})
+	}
+	if res, err := restore(); err != nil || !res.CreatedTarget {
+		t.Fatalf("first restore into a new image: created %v, error %v", res.CreatedTarget, err)
+	}
+	// The restored volume is used (and its restore forgotten by Terraform).
+	src.WriteRandom(t, "rbd", target, 5*mib, 1*mib, 9)
+	before := src.ExportSHA256(t, "rbd/"+target)
+	metaBefore := src.RBD(t, "image-meta", "list", "--format", "json", "rbd/"+target)
+
+	opener := cephconn.NewClient("opener", src.AdminConfig())
+	t.Cleanup(opener.Close)
+	ioctx, err := opener.IOContext(ctx, "rbd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := rbd.OpenImage(ioctx, target, rbd.NoSnapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restore(); err == nil || !strings.Contains(err.Error(), "in use by client.") {
+		t.Fatalf("forced restore into an image in use: got %v, want a refusal naming the client", err)
+	}
+	_ = open.Close()
+	if after := src.ExportSHA256(t, "rbd/"+target); !testcluster.Same(after, before) {
+		t.Fatalf("the refused restore changed the target's data: sha256 %s, was %s", after, before)
+	}
+	if meta := src.RBD(t, "image-meta", "list", "--format", "json", "rbd/"+target); meta != metaBefore {
+		t.Errorf("the refused restore changed the target's metadata:\n%s\nwas\n%s", meta, metaBefore)
+	}
+	warnings, err := eng.CheckRestore(ctx, engine.RestoreRequest{BackupID: full.ID, Pool: "rbd", Image: v.image, BackupPool: "backups",
+		TargetPool: "rbd", TargetImage: target, Force: true})
+	if err != nil || len(warnings) != 0 {
+		t.Errorf("plan of the retry: warnings %q, error %v; want none (no restore was interrupted)", warnings, err)
+	}
+
+	res, err := restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CreatedTarget {
+		t.Error("the retry says it created the target, which existed before it")
+	}
+	if got := src.ExportSHA256(t, "rbd/"+target); !testcluster.Same(got, want) {
+		t.Fatalf("retried restore: target sha256 %s, restore point %s", got, want)
+	}
+}
