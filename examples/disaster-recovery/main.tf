@@ -158,7 +158,8 @@ locals {
 # A restore is a one-off: backup_id is the id the operator chose for the
 # incident. Were it an expression that follows the newest restore point, the
 # next backup would change it, and the plan would replace this restore (the
-# provider refuses that unless overwrite_on_replace = true).
+# provider refuses that at apply, with a plan warning, unless
+# overwrite_on_replace = true).
 resource "cephbackup_restore" "incident" {
   count = var.restore_backup_id == null ? 0 : 1
 

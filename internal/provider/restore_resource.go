@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -61,8 +61,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("`<target_pool>/<target_image>`."),
 			"backup_id": schema.StringAttribute{Required: true, MarkdownDescription: restoreArgDocs["backup_id"],
-				Validators:    []validator.String{backupIDValidator},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+				Validators: []validator.String{backupIDValidator}},
 			"force": optionalBool(restoreArgDocs["force"] + " Changing it later does not restore again."),
 			"delete_target_on_destroy": optionalBool("Delete the target image when this resource is destroyed, if this restore created it (see `target_created`). " +
 				"Default false: the restored image stays. An image that existed before (overwritten with `force`) is never deleted, whatever this says. " +
@@ -77,7 +76,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"verify":         optionalBool(restoreArgDocs["verify"] + " Changing it later does not restore again."),
 			"overwrite_on_replace": optionalBool("Allow a replacement of this restore to overwrite an existing image. A restore is a one-off: " +
 				"when `backup_id` (or another attribute that forces a replacement) changes while `force = true` and the target image exists, " +
-				"the replacement would overwrite that image, typically the live volume, again with another restore point, so the plan fails. " +
+				"the replacement would overwrite that image, typically the live volume, again with another restore point, so the plan warns and the apply refuses the change, with nothing changed (a plan error would also block `terraform destroy`). " +
 				"Set it to `true` for the apply that is meant to restore again, or pin `backup_id`, or remove the resource (a `removed` block keeps the image). " +
 				"Changes in place; changing it does not restore again."),
 			"sha256": computedString("sha256 of the restored image, when verified; null otherwise."),
@@ -90,14 +89,23 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	resp.Schema.Attributes["namespace"] = namespaceAttr(restoreArgDocs["namespace"])
 	resp.Schema.Attributes["target_namespace"] = namespaceAttr(restoreArgDocs["target_namespace"])
 	resp.Schema.Attributes["backup_namespace"] = backupNamespaceAttr()
+	// planReplacement decides when a changed name replaces a restore.
+	for _, name := range append([]string{"backup_namespace"}, replacingAttributes...) {
+		a := resp.Schema.Attributes[name].(schema.StringAttribute)
+		a.PlanModifiers = nil
+		resp.Schema.Attributes[name] = a
+	}
 }
 
 func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.engine == nil {
+	if req.Plan.Raw.IsNull() {
 		return
 	}
 	if !req.State.Raw.IsNull() {
 		r.planReplacement(ctx, req, resp)
+		return
+	}
+	if r.engine == nil {
 		return
 	}
 	// A new restore is checked against both clusters at plan time, so that
@@ -110,74 +118,105 @@ func (r *restoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	checkRestore(ctx, r.engine, plan.restoreArgs, &resp.Diagnostics)
 }
 
-// replacingAttributes are the attributes whose change replaces a restore
-// (they have RequiresReplace; so does backup_namespace, when the namespace
-// it stands for changes): a replacement restores again.
+// replacingAttributes are the attributes whose change replaces a restore (so
+// does backup_namespace, when the namespace it stands for changes): a
+// replacement restores again. planReplacement, not their schema, decides it.
 var replacingAttributes = []string{"backup_id", "pool", "namespace", "image", "backup_pool", "target_pool", "target_namespace", "target_image"}
 
-// planReplacement fails a plan that would replace this restore and, in
-// doing so, overwrite an existing image (force = true) with a restore point
-// again, unless overwrite_on_replace says that is meant. A restore is a
-// one-off: a backup_id that follows "the newest restore point" changes with
-// every backup, and each replacement would roll the live volume back to the
-// point just taken.
-func (r *restoreResource) planReplacement(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	var plan, state restoreModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
+// attributeReader is a plan or a state.
+type attributeReader interface {
+	GetAttribute(ctx context.Context, p path.Path, target any) diag.Diagnostics
+}
+
+// changedReplacingAttributes lists the replacing attributes whose planned
+// value differs from the state (an unknown value differs).
+func changedReplacingAttributes(ctx context.Context, plan, state attributeReader, diags *diag.Diagnostics) []string {
 	var changed []string
 	for _, name := range replacingAttributes {
 		var p, s types.String
-		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root(name), &p)...)
-		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root(name), &s)...)
+		diags.Append(plan.GetAttribute(ctx, path.Root(name), &p)...)
+		diags.Append(state.GetAttribute(ctx, path.Root(name), &s)...)
 		if !p.Equal(s) {
 			changed = append(changed, name)
 		}
 	}
-	if backupNamespace(plan.Namespace, plan.BackupNamespace) != backupNamespace(state.Namespace, state.BackupNamespace) {
+	var pn, sn, pb, sb types.String
+	diags.Append(plan.GetAttribute(ctx, path.Root("namespace"), &pn)...)
+	diags.Append(state.GetAttribute(ctx, path.Root("namespace"), &sn)...)
+	diags.Append(plan.GetAttribute(ctx, path.Root("backup_namespace"), &pb)...)
+	diags.Append(state.GetAttribute(ctx, path.Root("backup_namespace"), &sb)...)
+	if backupNamespace(pn, pb) != backupNamespace(sn, sb) {
 		changed = append(changed, "backup_namespace")
 	}
+	return changed
+}
+
+const (
+	overwriteAgainSummary = "Replacing this restore would overwrite an image again"
+	overwriteAgainTodo    = "A restore is a one-off operation: pin backup_id to the restore point chosen for the incident (a literal id, or a variable set for it) " +
+		"instead of an expression that follows the newest restore point. If restoring again is really meant, set overwrite_on_replace = true " +
+		"for this apply. If the restore is done, take the resource out of the configuration: a `removed` block with `lifecycle { destroy = false }` " +
+		"(Terraform >= 1.7) forgets it without touching anything; deleting the block destroys it, which keeps the image unless " +
+		"delete_target_on_destroy = true and this restore created it."
+)
+
+// planReplacement plans the replacement of this restore when a replacing
+// attribute changes, unless that replacement would overwrite an existing
+// image (force = true) with a restore point again without
+// overwrite_on_replace. A restore is a one-off: a backup_id that follows
+// "the newest restore point" changes with every backup, and each replacement
+// would roll the live volume back to the point just taken. Such a change is
+// planned in place with a warning, and the apply refuses it (Update): a plan
+// error would also fail the plan that `terraform destroy` runs first, and
+// nothing may make a destroy impossible.
+func (r *restoreResource) planReplacement(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var plan, state restoreModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	changed := changedReplacingAttributes(ctx, req.Plan, req.State, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() || len(changed) == 0 {
 		return
 	}
-	if plan.OverwriteOnReplace.ValueBool() || (!plan.Force.IsUnknown() && !plan.Force.ValueBool()) {
-		// Without force, the new restore refuses an existing target itself
-		// (checked when Terraform plans the create).
+	if refusal := r.overwriteAgain(ctx, plan, state, changed); refusal != "" {
+		resp.Diagnostics.AddAttributeWarning(path.Root(changed[0]), overwriteAgainSummary, refusal+
+			" The apply will refuse this change and leave the image, the restore points and this restore as they are "+
+			"(`terraform destroy` is not affected).\n\n"+overwriteAgainTodo)
 		return
+	}
+	for _, name := range changed {
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root(name))
+	}
+}
+
+// overwriteAgain says why replacing this restore would overwrite an existing
+// image with another restore point, or "" when it would not: without force
+// the new restore refuses an existing target itself (checked when Terraform
+// plans the create), and overwrite_on_replace says it is meant.
+func (r *restoreResource) overwriteAgain(ctx context.Context, plan, state restoreModel, changed []string) string {
+	if r.engine == nil || plan.OverwriteOnReplace.ValueBool() || (!plan.Force.IsUnknown() && !plan.Force.ValueBool()) {
+		return ""
 	}
 	newID := plan.BackupID.ValueString()
 	if plan.BackupID.IsUnknown() {
 		newID = "a restore point known only after apply (for example the newest one, read from a data source during the apply)"
 	}
-	what := fmt.Sprintf("This plan replaces cephbackup_restore %s (changed: %s): the replacement restores %s", state.ID.ValueString(),
+	what := fmt.Sprintf("This plan would replace cephbackup_restore %s (changed: %s): the replacement restores %s", state.ID.ValueString(),
 		strings.Join(changed, ", "), newID)
-	const summary = "Replacing this restore would overwrite an image again"
-	const todo = "A restore is a one-off operation: pin backup_id to the restore point chosen for the incident (a literal id, or a variable set for it) " +
-		"instead of an expression that follows the newest restore point. If restoring again is really meant, set overwrite_on_replace = true " +
-		"for this apply. If the restore is done, take the resource out of the configuration: a `removed` block with `lifecycle { destroy = false }` " +
-		"(Terraform >= 1.7) forgets it without touching anything; deleting the block destroys it, which keeps the image unless " +
-		"delete_target_on_destroy = true and this restore created it."
 	if plan.TargetPool.IsUnknown() || plan.TargetImage.IsUnknown() {
-		resp.Diagnostics.AddError(summary, what+" into a target that is not known until apply, with force = true: it may overwrite an existing image, "+
-			"which is refused unless overwrite_on_replace = true. Nothing was changed.\n\n"+todo)
-		return
+		return what + " into a target that is not known until apply, with force = true: it may overwrite an existing image."
 	}
 	target := plan.target()
 	exists, err := r.engine.ImageExists(ctx, plan.targetPool(), plan.TargetImage.ValueString())
 	switch {
 	case err != nil && engine.IsNotFound(err):
-		return // the target pool is missing: the create plan says so
+		return "" // the target pool is missing: the create plan says so
 	case err != nil:
-		resp.Diagnostics.AddError("Cannot check the restore target", fmt.Sprintf("%s into %s, with force = true. Whether that image exists "+
-			"could not be read (%v), so the replacement is refused unless overwrite_on_replace = true. Nothing was changed.\n\n%s", what, target, err, todo))
+		return fmt.Sprintf("%s into %s, with force = true. Whether that image exists could not be read (%v).", what, target, err)
 	case exists:
-		resp.Diagnostics.AddAttributeError(path.Root(changed[0]), summary, fmt.Sprintf("%s into %s with force = true: it would overwrite the existing image %s "+
-			"with another restore point, and whatever was written to it since (it may be in use again) would be lost. "+
-			"Nothing was changed.\n\n%s", what, target, target, todo))
+		return fmt.Sprintf("%s into %s with force = true: it would overwrite the existing image %s with another restore point, "+
+			"and whatever was written to it since (it may be in use again) would be lost.", what, target, target)
 	}
+	return ""
 }
 
 func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -230,6 +269,14 @@ func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
+		return
+	}
+	if changed := changedReplacingAttributes(ctx, req.Plan, req.State, &resp.Diagnostics); len(changed) > 0 {
+		resp.Diagnostics.AddAttributeError(path.Root(changed[0]), overwriteAgainSummary, fmt.Sprintf(
+			"This apply would restore %s into %s again (changed: %s), with force = true, overwriting the existing image and whatever was written "+
+				"to it since the restore. Refused: nothing was changed.\n\n%s",
+			plan.BackupID.ValueString(), plan.target(), strings.Join(changed, ", "), overwriteAgainTodo))
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 		return
 	}
 	state.Force, state.DeleteTargetOnDestroy, state.Verify, state.Timeouts = plan.Force, plan.DeleteTargetOnDestroy, plan.Verify, plan.Timeouts

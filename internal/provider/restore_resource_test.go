@@ -285,7 +285,7 @@ func TestAccRestore_badInputFailsAtPlan(t *testing.T) {
 
 // A restore is a one-off: when its backup_id changes (the next daily backup
 // moved "the newest restore point"), replacing it would overwrite the live
-// volume again. That fails the plan unless overwrite_on_replace says so.
+// volume again. The apply refuses that unless overwrite_on_replace says so.
 func TestAccRestore_replacementOverwritingAnImageNeedsOverwriteOnReplace(t *testing.T) {
 	e := newAccEnv(t)
 	img := uniqueImage("again")
@@ -321,17 +321,18 @@ data "cephbackup_restore_points" "vol" {
 				Check:  checkImageSum(t, e.src, img, &full),
 			},
 			{
-				// backup_id moves: the replacement would overwrite it again.
+				// backup_id moves: the replacement would overwrite it again. The
+				// plan warns (an error would also wedge `terraform destroy`), and
+				// the apply refuses.
 				Config:      restoreTo("cephbackup_incremental.d1.id", ""),
-				PlanOnly:    true,
-				ExpectError: wrapped("would overwrite the existing image rbd/" + img),
+				ExpectError: wrapped("into rbd/" + img + " again (changed: backup_id), with force = true, overwriting the existing image"),
 			},
 			{
-				// The plan failed before anything happened: the volume is as the
+				// The apply refused before anything happened: the volume is as the
 				// first restore left it. Saying so explicitly restores again.
 				PreConfig: func() {
 					if got := e.src.ExportSHA256(t, srcPool+"/"+img); !sameSum(got, full) {
-						t.Fatalf("the refused plan changed %s: sha256 %s, want %s", img, got, full)
+						t.Fatalf("the refused apply changed %s: sha256 %s, want %s", img, got, full)
 					}
 				},
 				Config: restoreTo("cephbackup_incremental.d1.id", "overwrite_on_replace = true"),
@@ -350,12 +351,57 @@ data "cephbackup_restore_points" "vol" {
 				// The next daily backup moves the newest point: the data source
 				// is read during that apply, so the id is unknown at plan.
 				Config:      newest(backups+incrementalConfig("d2", "cephbackup_incremental.d1.id", img), "cephbackup_incremental.d2"),
-				PlanOnly:    true,
-				ExpectError: wrapped("known only after apply"),
+				ExpectError: wrapped("into rbd/" + img + " again (changed: backup_id), with force = true"),
 			},
 			{
 				Config: backups,
 				Check:  checkImageSum(t, e.src, img, &daily),
+			},
+		},
+	})
+}
+
+// Nothing makes `terraform destroy` impossible: with an in-place forced
+// restore of the newest point, that point deleted out of band makes the plan
+// want to restore again (the incremental is taken again, with a new id), and
+// the plan that `terraform destroy` runs first must not fail on that.
+func TestAccRestore_destroyAfterRestoredPointDeletedOutOfBand(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("wedge")
+	e.src.CreateImage(t, srcPool, img, 16<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 4<<20, 1)
+	backups := e.providerBlock() + fullConfig("w", img) +
+		incrementalConfig("d1", "cephbackup_full.w.id", img) +
+		incrementalConfig("d2", "cephbackup_incremental.d1.id", img)
+	cfg := backups + restoreConfig("vol", "cephbackup_incremental.d2.id", img, img, "force = true")
+	var sumD2, snapD2 string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{
+				Config: backups,
+				Check: resource.ComposeAggregateTestCheckFunc(e.checkRestorePointExact(t, "cephbackup_incremental.d2", img, &sumD2),
+					func(s *terraform.State) (err error) {
+						snapD2, err = stateAttr(s, "cephbackup_incremental.d2", "snapshot")
+						return err
+					}),
+			},
+			{
+				// The incident: the volume is damaged and restored in place.
+				PreConfig: func() { e.src.WriteRandom(t, srcPool, img, 1<<20, 1<<20, 2) },
+				Config:    cfg,
+				Check:     checkImageSum(t, e.src, img, &sumD2),
+			},
+			{
+				// The plan wants to restore again: it warns (the apply would
+				// refuse) instead of failing, so this destroy, whose first step
+				// is such a plan, goes through.
+				PreConfig: func() {
+					e.dst.RBD(t, "snap", "rm", "--no-progress", backupPool+"/"+chain.BackupImageName(img)+"@"+snapD2)
+				},
+				Config:  cfg,
+				Destroy: true,
 			},
 		},
 	})

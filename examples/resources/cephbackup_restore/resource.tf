@@ -16,8 +16,8 @@ resource "cephbackup_restore" "before_upgrade" {
 }
 
 # Restore into the live volume itself (force), e.g. from a variable set for the
-# incident. Should backup_id change later, the plan fails rather than
-# overwriting the volume again, unless overwrite_on_replace = true.
+# incident. Should backup_id change later, the plan warns and the apply fails
+# rather than overwriting the volume again, unless overwrite_on_replace = true.
 variable "incident_backup_id" {
   type    = string
   default = null
