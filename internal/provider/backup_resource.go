@@ -225,6 +225,8 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 	var missing *engine.FieldError
 	var other *engine.OtherSourceError
 	switch {
+	case errors.As(err, &missing) && missing.Field == engine.AttrImage && engine.IsNotFound(missing.Err) && r.sourceGone(ctx, plan, &resp.Diagnostics):
+		return
 	case errors.As(err, &missing) && engine.IsNotFound(missing.Err):
 		resp.Diagnostics.AddAttributeError(attributeOf(missing), "Not found on the cluster",
 			missing.Error()+". Check the name and which cluster it is on (pool and image: cluster; backup_pool: backup_cluster).")
@@ -282,6 +284,26 @@ func (r *backupResource) planCreate(ctx context.Context, req resource.ModifyPlan
 					"Its parent stays %s for the deletion order.", plan.sourcePool(), plan.Image.ValueString(), parent.ID))
 		}
 	}
+}
+
+// sourceGone reports, with a warning, a new backup of a source image that
+// no longer exists but has restore points: a volume deleted out of band.
+// The plan goes on, so that the other volumes' backups are taken; this one
+// fails alone at apply. An image that never had a backup (a typo, most
+// likely) is left to the plan error.
+func (r *backupResource) sourceGone(ctx context.Context, plan backupModel, diags *diag.Diagnostics) bool {
+	points, err := r.engine.RestorePoints(ctx, plan.sourcePool(), plan.Image.ValueString(), plan.backupPool())
+	if err != nil || len(points) == 0 {
+		return false
+	}
+	source := plan.sourcePool() + "/" + plan.Image.ValueString()
+	diags.AddAttributeWarning(path.Root("image"), "Source volume is gone",
+		fmt.Sprintf("The image %s does not exist on the provider's cluster any more, but it has %d restore points in %s on the backup cluster: "+
+			"they stay readable and restorable. This %s will fail at apply, alone: the other backups of this plan are taken. "+
+			"To stop backing the volume up and keep its restore points, replace its backup resources with `removed` blocks with "+
+			"`lifecycle { destroy = false }` (Terraform >= 1.7), or `terraform state rm` them; deleting them from the configuration "+
+			"destroys them, and their restore points with them.", source, len(points), plan.backupPool(), r.typeName()))
+	return true
 }
 
 // parentOnAnotherCluster reports, with an error diagnostic, a parent taken on
