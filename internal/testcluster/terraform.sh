@@ -13,10 +13,14 @@
 set -eo pipefail
 version=${1:?usage: terraform.sh VERSION}
 out=/tmp/terraform-$version/terraform
+mkdir -p "$(dirname "$out")"
+# One build of a version at a time: make test starts the builds in the
+# background, and a pass that needs the binary meanwhile waits here.
+exec 9>"$(dirname "$out").lock"
+flock 9
 if [[ -x $out ]]; then echo "$out"; exit 0; fi
 
 module=github.com/hashicorp/terraform@v$version
-mkdir -p "$(dirname "$out")"
 release_flags=(-ldflags "-X github.com/hashicorp/terraform/version.dev=no")
 if GOBIN=$(dirname "$out") GOFLAGS= go install "${release_flags[@]}" "$module" 2>/dev/null; then
   echo "$out"

@@ -8,6 +8,11 @@ set -eo pipefail
 version=v1.8.8
 out=/tmp/tofu-bin/tofu
 if command -v tofu >/dev/null; then command -v tofu; exit 0; fi
+# One build at a time: make test starts it in the background, and the
+# OpenTofu pass, when it comes first, waits here.
+mkdir -p "$(dirname "$out")"
+exec 9>"$(dirname "$out").lock"
+flock 9
 if [[ ! -x $out ]]; then
   dir=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/opentofu/opentofu@$version" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
