@@ -108,9 +108,11 @@ func (p *cephbackupProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			"cluster":        clusterSchema("cluster", cephconn.SourceEnv),
 			"backup_cluster": clusterSchema("backup_cluster", cephconn.BackupEnv),
 			"parallelism": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 256)},
-				MarkdownDescription: fmt.Sprintf("Chunks (of at most one RADOS object) in flight in a transfer, each read then written with librbd's asynchronous I/O. Default: %d.", transfer.DefaultParallelism)},
+				MarkdownDescription: fmt.Sprintf("Chunks (of at most one RADOS object) in flight in a transfer, each read then written with librbd's asynchronous I/O. Default: %d. "+
+					"Like `max_in_flight_mib`, it applies per transfer: Terraform runs up to `-parallelism` (default 10) resources at once, each with its own transfer.", transfer.DefaultParallelism)},
 			"max_in_flight_mib": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(4, 4096)},
-				MarkdownDescription: fmt.Sprintf("Bound on the data buffered by a transfer, in MiB; memory does not grow with the image size. Default: %d.", transfer.DefaultMaxInFlight>>20)},
+				MarkdownDescription: fmt.Sprintf("Bound on the data buffered by a transfer, in MiB (mebibytes); memory does not grow with the image size. Default: %d. "+
+					"The bound is per transfer: with Terraform's `-parallelism=N` (default 10), up to N backups or restores run at once, so the provider may hold up to N times this much.", transfer.DefaultMaxInFlight>>20)},
 			"backup_encryption_passphrase": schema.StringAttribute{Optional: true, Sensitive: true, Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 				MarkdownDescription: fmt.Sprintf("Encrypts the backup images this provider creates at rest, with librbd's LUKS2 encryption (AES-256) under this passphrase, "+
 					"so that the backup cluster's operators cannot read the volumes; restores, verification, `sha256` and diff files decrypt. "+

@@ -1,8 +1,10 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -553,5 +555,29 @@ func TestRestoreAction_docsMatchSchema(t *testing.T) {
 	}
 	if !strings.Contains(string(page), "\n"+ar.Schema.MarkdownDescription+"\n") {
 		t.Fatalf("templates/actions/restore.md.tmpl does not carry the action's description:\n\n%s", ar.Schema.MarkdownDescription)
+	}
+}
+
+// The action's example, run where the volume has no restore point yet, fails
+// the plan with its own message (the data source's postcondition) instead of
+// an index error on an empty list.
+func TestAccExamples_actionExampleSaysWhenThereIsNothingToRestore(t *testing.T) {
+	e := newAccEnv(t)
+	w := newWorkspace(t)
+	w.terraform = newestTerraform(t, "the action block of the example")
+	w.env = append(w.env, "TF_LOG=")
+	example, err := os.ReadFile("../../examples/actions/cephbackup_restore/action.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := uniqueImage("nothing")
+	example = bytes.ReplaceAll(example, []byte("volume-1234"), []byte(img))
+	if err := os.WriteFile(filepath.Join(w.dir, "action.tf"), example, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.write(e.providerBlock())
+	out, err := w.run("plan", "-no-color")
+	if err == nil || !wrapped(img+" has no restore point in pool backups: there is nothing to restore").MatchString(out) || strings.Contains(out, "Invalid index") {
+		t.Fatalf("plan of the action example with no restore point: err %v, want the postcondition's message:\n%s", err, out)
 	}
 }

@@ -10,6 +10,15 @@ data "cephbackup_restore_points" "vol" {
   pool        = "rbd"
   image       = "volume-1234"
   backup_pool = "backups"
+
+  # Without a restore point, "the newest" does not exist: say so, instead
+  # of the index error the expression below would give.
+  lifecycle {
+    postcondition {
+      condition     = length(self.restore_points) > 0
+      error_message = "volume-1234 has no restore point in pool backups: there is nothing to restore. Check the image and backup_pool, or take a backup first."
+    }
+  }
 }
 
 action "cephbackup_restore" "newest" {
