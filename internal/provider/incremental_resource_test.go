@@ -387,3 +387,32 @@ func TestAccIncremental_newestPointDeletedOutOfBand(t *testing.T) {
 		},
 	})
 }
+
+// An incremental may continue an older chain after a newer backup exists:
+// its parent is bookkeeping for the deletion order, and its data is diffed
+// from the newest backup snapshot, so the point is exact and only the change
+// travels.
+func TestAccIncremental_continuesAnOlderChain(t *testing.T) {
+	e := newAccEnv(t)
+	img := uniqueImage("older")
+	e.src.CreateImage(t, srcPool, img, 16<<20)
+	e.src.WriteRandom(t, srcPool, img, 0, 8<<20, 1)
+	fulls := e.providerBlock() + fullConfig("a", img) + fullConfig("b", img)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkNoBackupsLeft(t, img),
+		Steps: []resource.TestStep{
+			{Config: e.providerBlock() + fullConfig("a", img)},
+			{Config: fulls, Check: e.checkRestorePointExact(t, "cephbackup_full.b", img, nil)},
+			{
+				PreConfig: func() { e.src.WriteRandom(t, srcPool, img, 4<<20, 64<<10, 2) },
+				Config:    fulls + incrementalConfig("a1", "cephbackup_full.a.id", img),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRestorePointExact(t, "cephbackup_incremental.a1", img, nil),
+					resource.TestCheckResourceAttrPair("cephbackup_incremental.a1", "parent_id", "cephbackup_full.a", "id"),
+					resource.TestCheckResourceAttrWith("cephbackup_incremental.a1", "transferred_bytes", between(64<<10, 128<<10)),
+				),
+			},
+		},
+	})
+}
