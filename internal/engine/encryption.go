@@ -38,6 +38,42 @@ func encryptionOf(img *rbd.Image) (enc chain.Encryption, ok bool, err error) {
 	return enc, err == nil, err
 }
 
+// payloadSizes reads the sizes of the data img, a backup image opened
+// without its encryption loaded, holds at its head and at each snapshot.
+// librbd gives those raw, and the raw image of an encrypted backup image
+// begins with its LUKS header. Every size of a backup image's data that the
+// engine plans, resizes or diffs with comes from here, or from GetSize on an
+// image whose encryption is loaded: librbd gives that one as the data's.
+func payloadSizes(img *rbd.Image) (head uint64, snaps map[string]rbd.SnapInfo, err error) {
+	enc, _, err := encryptionOf(img)
+	if err != nil {
+		return 0, nil, err
+	}
+	payload := func(what string, raw uint64) (uint64, error) {
+		if raw < enc.HeaderBytes {
+			return 0, fmt.Errorf("%s of backup image %s is %d bytes, less than its %d-byte LUKS header: the image is damaged", what, img.GetName(), raw, enc.HeaderBytes)
+		}
+		return raw - enc.HeaderBytes, nil
+	}
+	raw, err := img.GetSize()
+	if err != nil {
+		return 0, nil, &cephconn.Error{What: "the size of " + img.GetName(), Err: err}
+	}
+	if head, err = payload("the head", raw); err != nil {
+		return 0, nil, err
+	}
+	if snaps, err = snapshots(img); err != nil {
+		return 0, nil, err
+	}
+	for name, s := range snaps {
+		if s.Size, err = payload("snapshot "+name, s.Size); err != nil {
+			return 0, nil, err
+		}
+		snaps[name] = s
+	}
+	return head, snaps, nil
+}
+
 // loadEncryption makes img, a backup image opened at its head or a
 // snapshot, read and write plaintext when it is encrypted; a plaintext
 // image is left as it is. Data of an encrypted image is never touched
