@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -332,5 +333,144 @@ func TestAccEncryption_resizedVolumeRestoresExactly(t *testing.T) {
 			}
 			c.backup(t, "incremental after the in-place restores", last.ID)
 		})
+	}
+}
+
+// stripedBackupPool is a backup pool of the test's own whose new images are
+// striped (stripe unit 64 KiB over 4 objects), as `rbd config pool set`
+// makes them: checked on an image created there. The settings are removed
+// when t ends; the pool stays.
+func stripedBackupPool(t *testing.T, dst *testcluster.Cluster) string {
+	t.Helper()
+	pool := "backups-striped"
+	dst.CreatePool(t, pool)
+	for key, value := range map[string]string{"rbd_default_stripe_unit": "65536", "rbd_default_stripe_count": "4"} {
+		dst.RBD(t, "config", "pool", "set", pool, key, value)
+		t.Cleanup(func() { _, _ = dst.RBDErr("config", "pool", "remove", pool, key) })
+	}
+	probe := pool + "/" + uniqueName("striped")
+	dst.RBD(t, "create", "--no-progress", "--size", "16M", probe)
+	defer dst.RBD(t, "rm", "--no-progress", probe)
+	if unit, count := striping(t, dst, probe); unit != 64<<10 || count != 4 {
+		t.Fatalf("an image created in %s has stripe unit %d and count %d: the pool's default striping does not apply", pool, unit, count)
+	}
+	return pool
+}
+
+// striping is the stripe unit and count of an image, as `rbd info` gives
+// them (0 and 0 for an image without fancy striping).
+func striping(t *testing.T, c *testcluster.Cluster, spec string) (unit, count uint64) {
+	t.Helper()
+	var info struct {
+		StripeUnit  uint64 `json:"stripe_unit"`
+		StripeCount uint64 `json:"stripe_count"`
+	}
+	if err := json.Unmarshal([]byte(c.RBD(t, "info", "--format", "json", spec)), &info); err != nil {
+		t.Fatal(err)
+	}
+	return info.StripeUnit, info.StripeCount
+}
+
+// Encrypted backups into a pool whose images are striped by default, of a
+// volume with the default layout and of a fancy-striped one: the backup
+// image is created unstriped, and every point of Ceph's qa histories
+// (discards, rollbacks, shrink/snapshot/grow) is its source snapshot bit for
+// bit, restored into a new image and in place. librbd's encryption does not
+// read back what it wrote to a striped image.
+func TestAccEncryption_stripedBackupPoolIsExact(t *testing.T) {
+	src, dst, plain := clusters(t)
+	eng := encrypting(plain, "p")
+	pool := stripedBackupPool(t, dst)
+	for _, l := range []layout{layouts[0], layouts[3]} {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			v := &volume{src: src, image: uniqueName("enc-striped")}
+			l.create(t, src, v.image, 16*mib)
+			removeImage(t, src, "rbd/"+v.image)
+			v.write(t, 0, 3*mib, 1)
+			v.write(t, 7*mib+512, 5*mib, 2)
+			v.write(t, 15*mib, 1*mib, 3)
+			c := newEncryptedChain(t, src, eng, pool, v)
+			last := c.backup(t, "full", "")
+			if unit, count := striping(t, dst, pool+"/"+chain.BackupImageName(v.image)); count > 1 {
+				t.Errorf("the encrypted backup image has stripe unit %d over %d objects, want no striping", unit, count)
+			}
+			for _, h := range histories {
+				h.do(t, v)
+				last = c.backup(t, h.name, last.ID)
+				if h.alsoFull {
+					c.backup(t, "full after "+h.name, "")
+				}
+			}
+			for _, rec := range []chain.Record{last, c.taken[len(c.taken)-3], c.taken[0]} {
+				v.write(t, 2*mib, 1*mib, 40)
+				v.discard(t, 0, 64<<10)
+				c.restoreInPlace(t, "backup "+rec.ID, rec)
+			}
+		})
+	}
+}
+
+// An encrypted backup image that is striped, as earlier versions created
+// them under a pool's default striping (here a deep copy of a good one,
+// striped, and a new image left striped), is refused before anything is
+// written: a restore creates no target, an incremental or a full adds no
+// snapshot, record or mark, on either cluster.
+func TestAccEncryption_stripedBackupImageIsRefused(t *testing.T) {
+	src, dst, plain := clusters(t)
+	eng := encrypting(plain, "p")
+	ctx := context.Background()
+	pool := "backups-striped"
+	dst.CreatePool(t, pool)
+	v := newVolume(t, src, "enc-refused", 8*mib)
+	v.write(t, 0, 8*mib, 1)
+	c := newEncryptedChain(t, src, eng, "backups", v)
+	full := c.backup(t, "full", "")
+	striped := pool + "/" + chain.BackupImageName(v.image)
+	dst.RBD(t, "deep", "cp", "--no-progress", "--stripe-unit", "65536", "--stripe-count", "4", "backups/"+chain.BackupImageName(v.image), striped)
+	removeImage(t, dst, striped)
+	if unit, count := striping(t, dst, striped); unit != 64<<10 || count != 4 {
+		t.Fatalf("the deep copy has stripe unit %d and count %d, want 65536 and 4", unit, count)
+	}
+	snaps, meta := dst.Snapshots(t, pool, chain.BackupImageName(v.image)), dst.RBD(t, "image-meta", "list", "--format", "json", striped)
+	sourceSnaps := src.Snapshots(t, "rbd", v.image)
+
+	target := uniqueName("enc-refused-target")
+	_, err := eng.Restore(ctx, engine.RestoreRequest{BackupID: full.ID, Pool: "rbd", Image: v.image, BackupPool: pool, TargetPool: "rbd", TargetImage: target})
+	if !errors.Is(err, engine.ErrStripedEncryption) || !strings.Contains(err.Error(), "Nothing was changed") {
+		t.Errorf("restore from the striped encrypted backup image: %v, want ErrStripedEncryption saying nothing was changed", err)
+	}
+	if src.ImageExists(t, "rbd", target) {
+		removeImage(t, src, "rbd/"+target)
+		t.Error("the refused restore created its target")
+	}
+	v.write(t, 0, 1*mib, 2)
+	if _, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: v.image, BackupPool: pool, ParentID: full.ID}, nil); !errors.Is(err, engine.ErrStripedEncryption) {
+		t.Errorf("an incremental into the striped encrypted backup image: %v, want ErrStripedEncryption", err)
+	}
+	if got := dst.Snapshots(t, pool, chain.BackupImageName(v.image)); !slices.Equal(got, snaps) {
+		t.Errorf("the refused incremental changed the backup image's snapshots: %v, were %v", got, snaps)
+	}
+	if got := dst.RBD(t, "image-meta", "list", "--format", "json", striped); got != meta {
+		t.Errorf("the refused incremental changed the backup image's metadata: %s, was %s", got, meta)
+	}
+	if got := src.Snapshots(t, "rbd", v.image); !slices.Equal(got, sourceSnaps) {
+		t.Errorf("the refused incremental changed the source's snapshots: %v, were %v", got, sourceSnaps)
+	}
+
+	// A new backup image that came out striped: the full refuses to format it.
+	other := newVolume(t, src, "enc-refused-new", 4*mib)
+	half := pool + "/" + chain.BackupImageName(other.image)
+	dst.RBD(t, "create", "--no-progress", "--size", "4M", "--stripe-unit", "65536", "--stripe-count", "4", half)
+	removeImage(t, dst, half)
+	if _, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: other.image, BackupPool: pool}, nil); !errors.Is(err, engine.ErrStripedEncryption) ||
+		!strings.Contains(err.Error(), "rbd rm "+half) {
+		t.Errorf("a full into a new, striped backup image: %v, want ErrStripedEncryption naming `rbd rm %s`", err, half)
+	}
+	if got := dst.RBD(t, "image-meta", "list", "--format", "json", half); strings.Contains(got, "cephbackup") {
+		t.Errorf("the refused full marked the new backup image: %s", got)
+	}
+	if got := src.Snapshots(t, "rbd", other.image); len(got) != 0 {
+		t.Errorf("the refused full left source snapshots: %v", got)
 	}
 }
