@@ -283,7 +283,7 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 	if err != nil {
 		return rec, err
 	}
-	oldSize, err := dst.GetSize()
+	oldSize, err := dst.GetSize() // the data's: any encryption is loaded
 	if err != nil {
 		return rec, err
 	}

@@ -79,14 +79,9 @@ func (e *Engine) backedUpImage(ctx context.Context, backupPool, name string) (Ba
 	if err != nil {
 		return BackedUpImage{}, false, err
 	}
-	size, err := img.GetSize()
-	if err != nil {
-		return BackedUpImage{}, false, &cephconn.Error{What: "the size of " + name, Err: err}
-	}
-	enc, _, err := encryptionOf(img) // the raw size counts the LUKS header
+	size, _, err := payloadSizes(img)
 	if err != nil {
 		return BackedUpImage{}, false, err
 	}
-	size -= enc.HeaderBytes
 	return BackedUpImage{BackupImage: name, Source: src, RestorePoints: pts.RestorePoints(), Size: size}, true, nil
 }

@@ -170,6 +170,11 @@ func (e *Engine) ensureBackupImage(ctx context.Context, backupPool string, src c
 		if err := opts.SetUint64(rbd.ImageOptionFeatures, backupImageFeatures); err != nil {
 			return nil, err
 		}
+		if e.Encryption != nil {
+			if err := e.unstriped(ctx, ioctx, opts); err != nil {
+				return nil, err
+			}
+		}
 		if err := rbd.CreateImage(ioctx, name, size, opts); err != nil && !cephconn.Is(err, syscall.EEXIST) {
 			return nil, &cephconn.Error{What: what, Err: err}
 		}

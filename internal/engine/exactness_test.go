@@ -219,8 +219,14 @@ func TestAccExact_histories(t *testing.T) {
 // deleteAll deletes backups newest first, as Terraform destroys a chain.
 func deleteAll(t *testing.T, eng *engine.Engine, image string, recs []chain.Record) {
 	t.Helper()
+	deleteAllIn(t, eng, "backups", image, recs)
+}
+
+// deleteAllIn is deleteAll for backups held in backupPool.
+func deleteAllIn(t *testing.T, eng *engine.Engine, backupPool, image string, recs []chain.Record) {
+	t.Helper()
 	for i := len(recs) - 1; i >= 0; i-- {
-		if _, err := eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: "backups", Pool: "rbd", Image: image, ID: recs[i].ID}); err != nil {
+		if _, err := eng.Delete(context.Background(), engine.DeleteRequest{BackupPool: backupPool, Pool: "rbd", Image: image, ID: recs[i].ID}); err != nil {
 			t.Error(err)
 		}
 	}

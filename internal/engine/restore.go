@@ -407,7 +407,8 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 }
 
 // sharedSnapshot finds the newest snapshot the target has that is also a
-// restore point on the backup image, with the same size.
+// restore point on the backup image, with the same size. Its Size is the
+// data's, as the target's.
 func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec chain.Record, target *rbd.Image) (rbd.SnapInfo, error) {
 	targetSnaps, err := snapshots(target)
 	if err != nil || len(targetSnaps) == 0 {
@@ -422,12 +423,7 @@ func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec cha
 	if err != nil {
 		return rbd.SnapInfo{}, err
 	}
-	backupSnaps, err := snapshots(img)
-	if err != nil {
-		return rbd.SnapInfo{}, err
-	}
-	// Snapshot sizes are raw: an encrypted image's include its LUKS header.
-	enc, _, err := encryptionOf(img)
+	_, backupSnaps, err := payloadSizes(img)
 	if err != nil {
 		return rbd.SnapInfo{}, err
 	}
@@ -435,7 +431,7 @@ func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec cha
 	for _, r := range pts.RestorePoints() {
 		t, onTarget := targetSnaps[r.Snapshot]
 		b := backupSnaps[r.Snapshot]
-		if onTarget && t.Size == r.Size && b.Size == r.Size+enc.HeaderBytes && r.Source() == rec.Source() && b.Id >= best.Id {
+		if onTarget && t.Size == r.Size && b.Size == r.Size && r.Source() == rec.Source() && b.Id >= best.Id {
 			best = b
 		}
 	}
