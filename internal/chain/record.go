@@ -58,6 +58,10 @@ type Record struct {
 	// Labels are the user's key/value pairs, kept with the record so that
 	// every workspace and the restore points data source can select by them.
 	Labels map[string]string `json:"labels,omitempty"`
+	// PointProtected says the restore point's snapshot is protected (`rbd
+	// snap protect`), which binds every client of the cluster, the rbd CLI
+	// included. Read from the snapshot, never stored.
+	PointProtected bool `json:"-"`
 }
 
 // Source identifies the image a backup image belongs to.

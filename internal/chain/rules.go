@@ -10,6 +10,8 @@ import (
 type Points struct {
 	Records   []Record
 	Snapshots map[string]bool
+	// Protected are the snapshots protected with `rbd snap protect`.
+	Protected map[string]bool
 }
 
 // Find returns the record with id.

@@ -345,6 +345,15 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 		return rec, &cephconn.Error{What: "restore point " + dst.GetName() + "@" + rec.Snapshot, Err: err}
 	}
 	e.step(ctx, "backup", "restore point taken", rec.ID)
+	if rec.DeletionProtection {
+		// The restore point is complete whatever happens here: a refresh
+		// reports it unprotected, and the next apply protects it.
+		if err := setProtection(dst, rec.Snapshot, true); err != nil {
+			e.log().Info(ctx, "could not protect the restore point", map[string]any{"snapshot": rec.Snapshot, "error": err.Error()})
+		} else {
+			rec.PointProtected = true
+		}
+	}
 	if err := dst.SetMetadata(chain.HeadKey, rec.Snapshot); err != nil {
 		// Only an optimisation is lost: the next incremental diffs from a
 		// restore point instead.

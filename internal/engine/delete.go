@@ -72,6 +72,9 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	snap, from := req.Snapshot, "Terraform state"
 	if r, ok := pts.Find(req.ID); ok {
 		snap, from = r.Snapshot, "the backup's record"
+		if pts.Protected[r.Snapshot] {
+			return false, nil, handProtectedError(req.BackupPool, req.Image, r)
+		}
 		// librbd would move a cloned snapshot to its trash and report success.
 		if err := refuseIfCloned(ctx, e.BackupCluster, req.BackupPool, req.Image, req.ID, r.Snapshot); err != nil {
 			return false, nil, err
@@ -107,6 +110,15 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	}
 	e.step(ctx, "delete", "record removed", req.ID)
 	return false, warnings, nil
+}
+
+// handProtectedError refuses the deletion of backup r, whose restore point
+// is protected (`rbd snap protect`) although its record is not: somebody
+// protected it by hand, and only they may lift it.
+func handProtectedError(backupPool, image string, r chain.Record) error {
+	point := spec(backupPool, chain.BackupImageName(image)) + "@" + r.Snapshot
+	return fmt.Errorf("the restore point %s of backup %s is protected with `rbd snap protect` by hand (its deletion_protection is false), "+
+		"so it is not deleted: nothing was changed. If it is meant to go, run `rbd snap unprotect %s` and delete it again; otherwise keep the backup", point, r.ID, point)
 }
 
 // ownSnapshot returns snap if it is this provider's snapshot of the backup

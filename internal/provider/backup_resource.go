@@ -120,6 +120,8 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 		"deletion_protection": optionalBool("Refuse to delete this backup. A plan that would destroy or replace it (removing it from the configuration, `terraform destroy`, a changed `pool`, `image` or `backup_pool`) fails at plan time, naming it, before anything is deleted. " +
 			"The protection is recorded on the backup cluster, so deleting it from another workspace or with another client of this provider is refused too, " +
 			"and so is deleting the backups it continues: a plan that would delete a backup that a protected backup descends from fails as well. " +
+			"While it is true, the restore point's snapshot is also protected by Ceph (`rbd snap protect`), so `rbd snap rm` of it fails for every client until it is unprotected; " +
+			"setting it to `false` unprotects it. A restore point protected by hand while this is `false` is reported at refresh, never unprotected by the provider, and its deletion is refused. " +
 			"Changes in place; may be any expression (for example, to protect the newest weeks of a retention scheme). " +
 			"To delete a protected backup, set it to `false` and apply, then remove the backup."),
 		"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.Map{labelsValidator{}},
@@ -435,7 +437,30 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	}
 	state.fromRecord(rec, state.backupPool())
 	state.BackupClusterFSID = types.StringValue(fsid)
+	reportPointProtection(rec, &state, &resp.Diagnostics)
 	resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &state)...)
+}
+
+// reportPointProtection compares the recorded deletion_protection with
+// Ceph's protection of the restore point. One recorded but not enforced (a
+// backup taken by an older provider, or unprotected by hand) reads as
+// false, so that applying deletion_protection = true protects the restore
+// point again; one enforced by hand only is reported.
+func reportPointProtection(rec chain.Record, m *backupModel, diags *diag.Diagnostics) {
+	point := m.backupPool() + "/" + chain.BackupImageName(rec.Image) + "@" + rec.Snapshot
+	switch {
+	case rec.DeletionProtection && !rec.PointProtected:
+		m.DeletionProtection = types.BoolValue(false)
+		diags.AddWarning("Restore point not protected by Ceph",
+			fmt.Sprintf("Backup %s has deletion_protection = true on the backup cluster, but its restore point %s is not protected with `rbd snap protect` "+
+				"(it was taken by an older version of the provider, or unprotected by hand), so `rbd snap rm` would remove it. "+
+				"The provider still refuses to delete it. Applying with deletion_protection = true protects it again.", rec.ID, point))
+	case !rec.DeletionProtection && rec.PointProtected:
+		diags.AddWarning("Restore point protected by hand",
+			fmt.Sprintf("The restore point %s of backup %s is protected with `rbd snap protect`, although its deletion_protection is false: "+
+				"somebody protected it by hand. The provider leaves that protection alone, and destroying this backup is refused, with nothing deleted, "+
+				"until it is lifted with `rbd snap unprotect %s`.", point, rec.ID, point))
+	}
 }
 
 // checkBackupCluster is checkCluster for the backup cluster of backup m.
