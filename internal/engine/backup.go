@@ -441,7 +441,9 @@ func (e *Engine) forget(dst *rbd.Image, id string) {
 // it is.
 func (e *Engine) cleanAbandoned(ctx context.Context, dst *rbd.Image, pts chain.Points, src chain.Source, keep string) {
 	for _, r := range pts.Abandoned() {
-		if r.Source() != src || r.Snapshot == keep {
+		// Forged or damaged records are reported by Leftovers, and what
+		// they name is left alone.
+		if r.Source() != src || r.Snapshot == keep || r.CheckOwn(src.Image) != nil {
 			continue
 		}
 		if err := e.onSource(ctx, src.Pool, src.Image, func(img *rbd.Image) error { return removeSnapshot(img, r.Snapshot) }); err != nil && !IsNotFound(err) {

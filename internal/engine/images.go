@@ -90,7 +90,7 @@ func points(img *rbd.Image) (chain.Points, error) {
 	}
 	records, err := chain.DecodeRecords(md)
 	if err != nil {
-		return chain.Points{}, err
+		return chain.Points{}, fmt.Errorf("backup image %s: %w", img.GetName(), err)
 	}
 	snaps, err := snapshots(img)
 	if err != nil {
