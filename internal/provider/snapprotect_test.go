@@ -59,8 +59,9 @@ func (e *accEnv) checkSnapProtected(name, image string, want bool) resource.Test
 
 // deletion_protection binds every client of the backup cluster, the rbd CLI
 // included: the restore point is protected with `rbd snap protect` while it
-// is true (from creation, or once turned on), and unprotected when turned
-// off, after which it can be removed by hand, and destroy works. A snapshot
+// is true (from creation, once turned on, or again after an `rbd snap
+// unprotect` by hand), and unprotected when turned off, after which it can
+// be removed by hand, and destroy works. A snapshot
 // protected by hand while deletion_protection is false is reported by the
 // destroy, which then deletes nothing, and never unprotected silently.
 func TestAccBackup_deletionProtectionRefusesRbdSnapRm(t *testing.T) {
@@ -98,8 +99,21 @@ func TestAccBackup_deletionProtectionRefusesRbdSnapRm(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(
 					e.checkSnapRmRefused("cephbackup_incremental.p1", img),
 					e.checkSnapRmRefused("cephbackup_full.p", img),
-					func(*terraform.State) error { e.checkPointsStill(t, img, sums); return nil },
+					func(s *terraform.State) error {
+						e.checkPointsStill(t, img, sums)
+						var err error
+						fullSnap, err = stateAttr(s, "cephbackup_full.p", "snapshot")
+						return err
+					},
 				),
+			},
+			{
+				// Unprotected by hand (or taken by an older provider): the
+				// refresh reads deletion_protection as false, and the apply
+				// protects the restore point again.
+				PreConfig: func() { e.dst.RBD(t, "snap", "unprotect", backupImage+"@"+fullSnap) },
+				Config:    config(true, true, true),
+				Check:     e.checkSnapRmRefused("cephbackup_full.p", img),
 			},
 			{
 				// Turned off: removable again.
