@@ -363,9 +363,10 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 }
 
 // incrementalBase is the snapshot an incremental of src diffs from: the
-// newest (by the source's snapshot ids) backup snapshot of src that the
-// source image still has and whose content the backup image holds, as a
-// restore point or as its unchanged head; "" when there is none.
+// newest (by the source's snapshot ids) backup snapshot of src, named by a
+// record that passes chain.Record.CheckOwn, that the source image still has
+// and whose content the backup image holds, as a restore point or as its
+// unchanged head; "" when there is none.
 func incrementalBase(snapImg *rbd.Image, pts chain.Points, src chain.Source, head string) (string, error) {
 	srcSnaps, err := snapshots(snapImg)
 	if err != nil {
@@ -378,7 +379,9 @@ func incrementalBase(snapImg *rbd.Image, pts chain.Points, src chain.Source, hea
 		}
 	}
 	for _, r := range pts.Records {
-		if r.Source() != src {
+		// A forged record may name any snapshot, whose content is nobody's
+		// backup.
+		if r.Source() != src || r.CheckOwn(src.Image) != nil {
 			continue
 		}
 		if pts.IsRestorePoint(r) || (r.Snapshot == head && r.Status == chain.Complete) {

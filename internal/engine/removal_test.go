@@ -195,3 +195,37 @@ func TestAccDelete_removesOnlyWhatTheRecordSaysIsThisBackups(t *testing.T) {
 		}
 	})
 }
+
+// An incremental diffs only from a snapshot that a record names as the
+// provider names its snapshots: a forged record naming a user's snapshot,
+// present on the source and the backup image, would make it diff from that
+// snapshot and miss what was written between the last backup and it.
+func TestAccIncremental_forgedRecordIsNoBase(t *testing.T) {
+	src, dst, eng := clusters(t)
+	ctx := context.Background()
+	v := newVolume(t, src, "forgedbase", 4<<20)
+	v.write(t, 0, 1<<20, 1)
+	backupImage := "backups/" + chain.BackupImageName(v.image)
+	full, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: v.image, BackupPool: "backups"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = dst.RBDErr("snap", "purge", "--no-progress", backupImage)
+		_, _ = dst.RBDErr("rm", "--no-progress", backupImage)
+	})
+	v.write(t, 1<<20, 1<<20, 2) // between the full and user-snap
+	src.Snap(t, "rbd", v.image, "user-snap")
+	dst.Snap(t, "backups", chain.BackupImageName(v.image), "user-snap")
+	forgeRecord(t, dst, backupImage, chain.Record{ID: chain.NewID(), Kind: chain.Full, Status: chain.Complete, SourceFSID: full.SourceFSID,
+		Pool: "rbd", Image: v.image, Snapshot: "user-snap", CreatedAt: time.Now().UTC()})
+	v.write(t, 2<<20, 1<<20, 3)
+	incr, err := eng.Backup(ctx, engine.BackupRequest{Pool: "rbd", Image: v.image, BackupPool: "backups", ParentID: full.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := src.ExportSHA256(t, "rbd/"+v.image+"@"+incr.Snapshot)
+	if got := dst.ExportSHA256(t, backupImage+"@"+incr.Snapshot); !testcluster.Same(got, want) {
+		t.Fatalf("restore point %s@%s: sha256 %s, its source snapshot %s", backupImage, incr.Snapshot, got, want)
+	}
+}
