@@ -58,6 +58,10 @@ type Record struct {
 	// Labels are the user's key/value pairs, kept with the record so that
 	// every workspace and the restore points data source can select by them.
 	Labels map[string]string `json:"labels,omitempty"`
+	// PointProtected says the restore point's snapshot is protected (`rbd
+	// snap protect`), which binds every client of the cluster, the rbd CLI
+	// included. Read from the snapshot, never stored.
+	PointProtected bool `json:"-"`
 }
 
 // Source identifies the image a backup image belongs to.
@@ -92,6 +96,20 @@ func (r Record) Encode() string {
 	return string(b)
 }
 
+// CheckOwn fails unless r is a record as this provider writes them on the
+// backup image of image: a record of that image, whose snapshot is named
+// after its own id (SnapshotName). A record that fails was forged or
+// damaged: nothing it names is the provider's to remove.
+func (r Record) CheckOwn(image string) error {
+	if r.Image != image {
+		return fmt.Errorf("it is a record of image %q, on the backup image of %q", r.Image, image)
+	}
+	if id, _, ok := ParseSnapshotName(r.Snapshot); !ok || id != r.ID {
+		return fmt.Errorf("its snapshot %q is not named after its id as the provider names its snapshots (backup.%s.snap.<unix time>)", r.Snapshot, r.ID)
+	}
+	return nil
+}
+
 // Source is the image the backup was taken of.
 func (r Record) Source() Source { return Source{FSID: r.SourceFSID, Pool: r.Pool, Image: r.Image} }
 
@@ -122,15 +140,22 @@ func DecodeRecords(metadata map[string]string) ([]Record, error) {
 		}
 		var r Record
 		if err := json.Unmarshal([]byte(value), &r); err != nil {
-			return nil, fmt.Errorf("backup record %s does not parse: %w", key, err)
+			return nil, fmt.Errorf("backup record %s does not parse (%w)%s", key, err, damagedRecordHint(key))
 		}
 		if r.ID != id {
-			return nil, fmt.Errorf("backup record %s holds id %q", key, r.ID)
+			return nil, fmt.Errorf("backup record %s holds id %q%s", key, r.ID, damagedRecordHint(key))
 		}
 		records = append(records, r)
 	}
 	SortOldestFirst(records)
 	return records, nil
+}
+
+// damagedRecordHint says what to do about a record that does not decode.
+func damagedRecordHint(key string) string {
+	return fmt.Sprintf(": it was not written by this provider as it stands, or was damaged. Nothing was changed: no backup of this image is read, "+
+		"taken or deleted while it is there. Look at it with `rbd image-meta get <backup image> %s`, then repair it or, if it is garbage, "+
+		"remove it with `rbd image-meta remove <backup image> %s`", key, key)
 }
 
 // SortOldestFirst orders records by creation time, then id for a stable order.

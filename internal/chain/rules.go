@@ -10,6 +10,8 @@ import (
 type Points struct {
 	Records   []Record
 	Snapshots map[string]bool
+	// Protected are the snapshots protected with `rbd snap protect`.
+	Protected map[string]bool
 }
 
 // Find returns the record with id.
@@ -182,11 +184,11 @@ func (p Points) CheckParent(parentID string, src Source) (Record, error) {
 // this provider for other backups of src than keep, that no future
 // incremental needs: only the newest backup's snapshot is a useful
 // from-snapshot, as in Cinder. Snapshots the records do not name are never
-// returned, whatever their name.
+// returned, whatever their name, nor those of records that fail CheckOwn.
 func (p Points) ObsoleteSourceSnapshots(src Source, keep string, sourceSnaps []string) []string {
 	ours := map[string]bool{}
 	for _, r := range p.Records {
-		if r.Source() == src && r.Snapshot != keep {
+		if r.Source() == src && r.Snapshot != keep && r.CheckOwn(src.Image) == nil {
 			ours[r.Snapshot] = true
 		}
 	}

@@ -103,12 +103,16 @@ func TestAbandonedAndRestorePoints(t *testing.T) {
 }
 
 func TestObsoleteSourceSnapshotsOnlyEverNamesOurs(t *testing.T) {
-	p := chainOf(rec("a", "", Complete, 0), rec("b", "a", Complete, 1), rec("c", "b", Complete, 2))
+	// Real ids: a record's snapshot must be named after its id.
+	a, b, c := rec(NewID(), "", Complete, 0), rec(NewID(), "", Complete, 1), rec(NewID(), "", Complete, 2)
+	forged := rec(NewID(), "", Pending, 3)
+	forged.Snapshot = "user-snap" // a record naming a snapshot that is not the provider's
+	p := chainOf(a, b, c, forged)
 	foreign := "backup.0f8fad5b-d9cb-469f-a165-70867728950e.snap.1" // same pattern, not recorded
-	onSource := []string{"backup.a.snap.1", "backup.b.snap.1", "backup.c.snap.1", foreign, "user-snap"}
-	got := strings.Join(p.ObsoleteSourceSnapshots(src, "backup.c.snap.1", onSource), ",")
-	if got != "backup.a.snap.1,backup.b.snap.1" {
-		t.Fatalf("ObsoleteSourceSnapshots = %s", got)
+	onSource := []string{a.Snapshot, b.Snapshot, c.Snapshot, foreign, "user-snap"}
+	got := strings.Join(p.ObsoleteSourceSnapshots(src, c.Snapshot, onSource), ",")
+	if want := a.Snapshot + "," + b.Snapshot; got != want {
+		t.Fatalf("ObsoleteSourceSnapshots = %s, want %s", got, want)
 	}
 	other := src
 	other.FSID = "fsid-b"

@@ -345,6 +345,15 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 		return rec, &cephconn.Error{What: "restore point " + dst.GetName() + "@" + rec.Snapshot, Err: err}
 	}
 	e.step(ctx, "backup", "restore point taken", rec.ID)
+	if rec.DeletionProtection {
+		// The restore point is complete whatever happens here: a refresh
+		// reports it unprotected, and the next apply protects it.
+		if err := setProtection(dst, rec.Snapshot, true); err != nil {
+			e.log().Info(ctx, "could not protect the restore point", map[string]any{"snapshot": rec.Snapshot, "error": err.Error()})
+		} else {
+			rec.PointProtected = true
+		}
+	}
 	if err := dst.SetMetadata(chain.HeadKey, rec.Snapshot); err != nil {
 		// Only an optimisation is lost: the next incremental diffs from a
 		// restore point instead.
@@ -354,9 +363,10 @@ func (e *Engine) fill(ctx context.Context, dst *rbd.Image, req BackupRequest, re
 }
 
 // incrementalBase is the snapshot an incremental of src diffs from: the
-// newest (by the source's snapshot ids) backup snapshot of src that the
-// source image still has and whose content the backup image holds, as a
-// restore point or as its unchanged head; "" when there is none.
+// newest (by the source's snapshot ids) backup snapshot of src, named by a
+// record that passes chain.Record.CheckOwn, that the source image still has
+// and whose content the backup image holds, as a restore point or as its
+// unchanged head; "" when there is none.
 func incrementalBase(snapImg *rbd.Image, pts chain.Points, src chain.Source, head string) (string, error) {
 	srcSnaps, err := snapshots(snapImg)
 	if err != nil {
@@ -369,7 +379,9 @@ func incrementalBase(snapImg *rbd.Image, pts chain.Points, src chain.Source, hea
 		}
 	}
 	for _, r := range pts.Records {
-		if r.Source() != src {
+		// A forged record may name any snapshot, whose content is nobody's
+		// backup.
+		if r.Source() != src || r.CheckOwn(src.Image) != nil {
 			continue
 		}
 		if pts.IsRestorePoint(r) || (r.Snapshot == head && r.Status == chain.Complete) {
@@ -432,7 +444,9 @@ func (e *Engine) forget(dst *rbd.Image, id string) {
 // it is.
 func (e *Engine) cleanAbandoned(ctx context.Context, dst *rbd.Image, pts chain.Points, src chain.Source, keep string) {
 	for _, r := range pts.Abandoned() {
-		if r.Source() != src || r.Snapshot == keep {
+		// Forged or damaged records are reported by Leftovers, and what
+		// they name is left alone.
+		if r.Source() != src || r.Snapshot == keep || r.CheckOwn(src.Image) != nil {
 			continue
 		}
 		if err := e.onSource(ctx, src.Pool, src.Image, func(img *rbd.Image) error { return removeSnapshot(img, r.Snapshot) }); err != nil && !IsNotFound(err) {

@@ -44,14 +44,16 @@ func (e *Engine) Delete(ctx context.Context, req DeleteRequest) (warnings []stri
 }
 
 // deleteRestorePoint does the deletion under the backup image's lock and
-// reports whether the image is left without any snapshot.
+// reports whether the image is left without any snapshot. It removes only
+// what the backup cluster's record of the backup names, and only when that
+// record is one the provider wrote (chain.Record.CheckOwn): a snapshot name
+// from Terraform state alone may be anybody's.
 func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (empty bool, warnings []string, err error) {
+	name := spec(req.BackupPool, chain.BackupImageName(req.Image))
 	dst, err := openImage(ctx, e.BackupCluster, req.BackupPool, chain.BackupImageName(req.Image), "", false)
 	switch {
 	case IsNotFound(err):
-		snap, warnings := ownSnapshot(req, req.Snapshot, "Terraform state",
-			fmt.Sprintf("on the source image %s", spec(req.Pool, req.Image)))
-		return false, append(warnings, e.removeSourceSnapshot(ctx, req.Pool, req.Image, snap)...), nil
+		return false, unrecorded(req, "the backup image "+name+" does not exist"), nil
 	case err != nil:
 		return false, nil, err
 	}
@@ -69,36 +71,40 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	if err := pts.CheckDeletable(req.ID); err != nil {
 		return false, nil, err
 	}
-	snap, from := req.Snapshot, "Terraform state"
-	if r, ok := pts.Find(req.ID); ok {
-		snap, from = r.Snapshot, "the backup's record"
-		// librbd would move a cloned snapshot to its trash and report success.
-		if err := refuseIfCloned(ctx, e.BackupCluster, req.BackupPool, req.Image, req.ID, r.Snapshot); err != nil {
-			return false, nil, err
-		}
+	r, ok := pts.Find(req.ID)
+	if !ok {
+		return false, unrecorded(req, name+" holds no record of it"), nil
 	}
-	snap, warnings = ownSnapshot(req, snap, from, fmt.Sprintf("on the source image %s or on the backup image %s",
-		spec(req.Pool, req.Image), spec(req.BackupPool, chain.BackupImageName(req.Image))))
+	if err := r.CheckOwn(req.Image); err != nil {
+		return false, nil, fmt.Errorf("the record %s of backup %s on %s is not a record as this provider writes them: %v. It was forged or damaged, "+
+			"so nothing was removed. If it is garbage, remove it with `rbd image-meta remove %s %s`; deleting the backup then removes nothing it named",
+			chain.RecordKey(r.ID), r.ID, name, err, name, chain.RecordKey(r.ID))
+	}
+	if pts.Protected[r.Snapshot] {
+		return false, nil, handProtectedError(req.BackupPool, req.Image, r)
+	}
+	// librbd would move a cloned snapshot to its trash and report success.
+	if err := refuseIfCloned(ctx, e.BackupCluster, req.BackupPool, req.Image, req.ID, r.Snapshot); err != nil {
+		return false, nil, err
+	}
 	// The intent first: from here on, whatever is left of this backup after
 	// an interruption is known to be garbage, and the next deletion of it
 	// (or backup of the image) finishes the job.
-	if r, ok := pts.Find(req.ID); ok && r.Status != chain.Deleting {
+	if r.Status != chain.Deleting {
 		r.Status = chain.Deleting
 		if err := dst.SetMetadata(chain.RecordKey(r.ID), r.Encode()); err != nil {
-			return false, warnings, &cephconn.Error{What: "the record of backup " + req.ID, Err: err}
+			return false, nil, &cephconn.Error{What: "the record of backup " + req.ID, Err: err}
 		}
 		e.step(ctx, "delete", "deletion recorded", req.ID)
 	}
-	warnings = append(warnings, e.removeSourceSnapshot(ctx, req.Pool, req.Image, snap)...)
+	warnings = e.removeSourceSnapshot(ctx, r)
 	e.step(ctx, "delete", "source snapshot removed", req.ID)
-	if snap != "" {
-		if err := removeSnapshot(dst, snap); err != nil {
-			return false, warnings, err
-		}
-		e.step(ctx, "delete", "restore point removed", req.ID)
+	if err := removeSnapshot(dst, r.Snapshot); err != nil {
+		return false, warnings, err
 	}
+	e.step(ctx, "delete", "restore point removed", req.ID)
 	left, err := dst.GetSnapshotNames()
-	if err == nil && len(left) == 0 {
+	if err == nil && len(left) == 0 && ownBackupImage(dst, req.Image) {
 		// The image goes, and the record with it.
 		return true, warnings, nil
 	}
@@ -109,43 +115,63 @@ func (e *Engine) deleteRestorePoint(ctx context.Context, req DeleteRequest) (emp
 	return false, warnings, nil
 }
 
-// ownSnapshot returns snap if it is this provider's snapshot of the backup
-// being deleted (backup.<req.ID>.snap.<time>), and "" with a warning
-// otherwise: a name from Terraform state (or a damaged record) may name a
-// snapshot of someone else or of another backup, and Delete must never
-// remove those. from says where the name came from, where which images
-// were spared.
-func ownSnapshot(req DeleteRequest, snap, from, where string) (string, []string) {
-	if snap == "" {
-		return "", nil
+// unrecorded is the warning of a deletion that the backup cluster does not
+// record (why says how): the snapshot that Terraform state names is left
+// alone, since only a record says a snapshot is this provider's.
+func unrecorded(req DeleteRequest, why string) []string {
+	if req.Snapshot == "" {
+		return nil
 	}
-	if id, _, ok := chain.ParseSnapshotName(snap); ok && id == req.ID {
-		return snap, nil
-	}
-	return "", []string{fmt.Sprintf("%s names the snapshot %q for backup %s, but that is not this backup's snapshot "+
-		"(the provider names it backup.%s.snap.<unix time>), so no snapshot of that name was removed %s. "+
-		"If it is a leftover of this backup after all, remove it with `rbd snap rm`; otherwise it belongs to something else and was rightly kept",
-		from, snap, req.ID, req.ID, where)}
+	return []string{fmt.Sprintf("The backup cluster does not record backup %s (%s), so the snapshot %q that Terraform state names for it "+
+		"is not known to be this provider's: it was left alone on the source image %s and on the backup image, if either has it. "+
+		"If it is a leftover of this backup, remove it with `rbd snap rm %s@%s`; otherwise it belongs to something else and was rightly kept",
+		req.ID, why, req.Snapshot, spec(req.Pool, req.Image), spec(req.Pool, req.Image), req.Snapshot)}
 }
 
-// removeSourceSnapshot removes a backup's snapshot on the source image. The
-// source cluster may be gone (that is what backups are for), so failing to
-// reach it is a warning, not an error.
-func (e *Engine) removeSourceSnapshot(ctx context.Context, pool, image, snap string) []string {
-	if snap == "" {
+// ownBackupImage reports whether img bears the provider's mark of a backup
+// image of image (chain.SourceKey): only such an image is removed once empty.
+func ownBackupImage(img *rbd.Image, image string) bool {
+	v, err := img.GetMetadata(chain.SourceKey)
+	if err != nil {
+		return false
+	}
+	src, err := chain.DecodeSource(v)
+	return err == nil && src.Image == image
+}
+
+// handProtectedError refuses the deletion of backup r, whose restore point
+// is protected (`rbd snap protect`) although its record is not: somebody
+// protected it by hand, and only they may lift it.
+func handProtectedError(backupPool, image string, r chain.Record) error {
+	point := spec(backupPool, chain.BackupImageName(image)) + "@" + r.Snapshot
+	return fmt.Errorf("the restore point %s of backup %s is protected with `rbd snap protect` by hand (its deletion_protection is false), "+
+		"so it is not deleted: nothing was changed. If it is meant to go, run `rbd snap unprotect %s` and delete it again; otherwise keep the backup", point, r.ID, point)
+}
+
+// removeSourceSnapshot removes backup r's snapshot on its source image, when
+// the provider's cluster is the one r was taken of: after a disaster it is
+// another, whose images of that name are none of r's business. The source
+// cluster may be gone (that is what backups are for), so failing to reach it
+// is a warning, not an error.
+func (e *Engine) removeSourceSnapshot(ctx context.Context, r chain.Record) []string {
+	fsid, err := e.SourceCluster.FSID(ctx)
+	if err == nil && fsid != r.SourceFSID {
 		return nil
 	}
-	img, err := openImage(ctx, e.SourceCluster, pool, image, "", false)
-	if IsNotFound(err) {
-		return nil
+	var img *rbd.Image
+	if err == nil {
+		img, err = openImage(ctx, e.SourceCluster, r.Pool, r.Image, "", false)
+		if IsNotFound(err) {
+			return nil
+		}
 	}
 	if err == nil {
 		defer closeImage(img)
-		err = removeSnapshot(img, snap)
+		err = removeSnapshot(img, r.Snapshot)
 	}
 	if err != nil {
-		return []string{fmt.Sprintf("the source snapshot %s/%s@%s was not removed: %v. Remove it with `rbd snap rm` once the source cluster is reachable",
-			pool, image, snap, err)}
+		return []string{fmt.Sprintf("the source snapshot %s@%s was not removed: %v. Remove it with `rbd snap rm` once the source cluster is reachable",
+			spec(r.Pool, r.Image), r.Snapshot, err)}
 	}
 	return nil
 }

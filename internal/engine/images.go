@@ -90,17 +90,47 @@ func points(img *rbd.Image) (chain.Points, error) {
 	}
 	records, err := chain.DecodeRecords(md)
 	if err != nil {
-		return chain.Points{}, err
+		return chain.Points{}, fmt.Errorf("backup image %s: %w", img.GetName(), err)
 	}
 	snaps, err := snapshots(img)
 	if err != nil {
 		return chain.Points{}, err
 	}
 	names := make(map[string]bool, len(snaps))
+	protected := map[string]bool{}
 	for n := range snaps {
 		names[n] = true
+		is, err := img.GetSnapshot(n).IsProtected()
+		if err != nil {
+			return chain.Points{}, &cephconn.Error{What: "the protection of snapshot " + img.GetName() + "@" + n, Err: err}
+		}
+		protected[n] = is
 	}
-	return chain.Points{Records: records, Snapshots: names}, nil
+	return chain.Points{Records: records, Snapshots: names, Protected: protected}, nil
+}
+
+// setProtection protects or unprotects the snapshot snap of img (`rbd snap
+// protect`), unless it is so already. Ceph then refuses its removal to every
+// client until it is unprotected.
+func setProtection(img *rbd.Image, snap string, protect bool) error {
+	s := img.GetSnapshot(snap)
+	is, err := s.IsProtected()
+	if err != nil {
+		return &cephconn.Error{What: "the protection of snapshot " + img.GetName() + "@" + snap, Err: err}
+	}
+	if is == protect {
+		return nil
+	}
+	if protect {
+		err = s.Protect()
+	} else {
+		err = s.Unprotect()
+	}
+	if err != nil {
+		verb := map[bool]string{true: "protecting", false: "unprotecting"}[protect]
+		return &cephconn.Error{What: verb + " snapshot " + img.GetName() + "@" + snap, Err: err}
+	}
+	return nil
 }
 
 // holdsAnything reports whether img has snapshots, metadata or data.

@@ -23,6 +23,12 @@ func (e *Engine) Leftovers(ctx context.Context, pool, image, backupPool string) 
 	}
 	var out []string
 	for _, r := range pts.Records {
+		if err := r.CheckOwn(image); err != nil {
+			out = append(out, fmt.Sprintf("The backup image %s holds the record %s, which is not a record as this provider writes them: %v. "+
+				"It was forged or damaged, so the provider removes nothing it names (snapshot %q). If it is garbage, remove it with `rbd image-meta remove %s %s`.",
+				name, chain.RecordKey(r.ID), err, r.Snapshot, name, chain.RecordKey(r.ID)))
+			continue
+		}
 		if r.Pool != pool || r.Image != image {
 			continue
 		}

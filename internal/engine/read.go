@@ -52,6 +52,7 @@ func findBackup(pts chain.Points, ok bool, err error, id string) (chain.Record, 
 	if !pts.IsRestorePoint(r) {
 		return chain.Record{}, ErrGone
 	}
+	r.PointProtected = pts.Protected[r.Snapshot]
 	return r, nil
 }
 

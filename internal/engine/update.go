@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/ceph/go-ceph/rbd"
 
@@ -30,7 +31,7 @@ type BackupChange struct {
 // restore point is ErrGone.
 func (e *Engine) UpdateBackup(ctx context.Context, backupPool, image, id string, change BackupChange) (chain.Record, error) {
 	defer e.changing(backupPool, image)()
-	return e.rewriteRecord(ctx, backupPool, image, id, func(pts chain.Points, r chain.Record) (chain.Record, error) {
+	return e.rewriteRecord(ctx, backupPool, image, id, func(dst *rbd.Image, pts chain.Points, r chain.Record) (chain.Record, error) {
 		if change.ParentID != nil && *change.ParentID != r.ParentID {
 			var err error
 			if r, err = pts.CheckReparent(id, *change.ParentID); err != nil {
@@ -38,6 +39,15 @@ func (e *Engine) UpdateBackup(ctx context.Context, backupPool, image, id string,
 			}
 		}
 		if change.DeletionProtection != nil {
+			// Before the record: a protection recorded is one Ceph enforces.
+			// Only the provider's own protection is lifted; a snapshot that
+			// was protected by hand while the record was not stays so.
+			if protect := *change.DeletionProtection; protect || r.DeletionProtection {
+				if err := setProtection(dst, r.Snapshot, protect); err != nil {
+					return r, fmt.Errorf("%w. The record is unchanged%s", err, unprotectHint(err, protect))
+				}
+				r.PointProtected = protect
+			}
 			r.DeletionProtection = *change.DeletionProtection
 		}
 		if change.Labels != nil {
@@ -53,10 +63,20 @@ func (e *Engine) UpdateBackup(ctx context.Context, backupPool, image, id string,
 	})
 }
 
+// unprotectHint says what to do when a restore point could not be
+// unprotected because clones depend on it.
+func unprotectHint(err error, protect bool) string {
+	if !protect && cephconn.Is(err, syscall.EBUSY) {
+		return ": Ceph keeps a snapshot protected while clones of clone format 1 depend on it (what `rbd clone` makes on a cluster whose " +
+			"require_min_compat_client is older than mimic; `rbd children` lists them). Flatten or remove those clones first, then apply again"
+	}
+	return ""
+}
+
 // rewriteRecord replaces the record of restore point id by what change makes
 // of it, under the backup image's lock (so no backup, deletion or other
 // rewrite of that image runs meanwhile).
-func (e *Engine) rewriteRecord(ctx context.Context, backupPool, image, id string, change func(chain.Points, chain.Record) (chain.Record, error)) (chain.Record, error) {
+func (e *Engine) rewriteRecord(ctx context.Context, backupPool, image, id string, change func(*rbd.Image, chain.Points, chain.Record) (chain.Record, error)) (chain.Record, error) {
 	dst, err := openImage(ctx, e.BackupCluster, backupPool, chain.BackupImageName(image), "", false)
 	if IsNotFound(err) {
 		return chain.Record{}, ErrForgotten
@@ -81,7 +101,8 @@ func (e *Engine) rewriteRecord(ctx context.Context, backupPool, image, id string
 	case !pts.IsRestorePoint(r):
 		return chain.Record{}, ErrGone
 	}
-	updated, err := change(pts, r)
+	r.PointProtected = pts.Protected[r.Snapshot]
+	updated, err := change(dst, pts, r)
 	if err != nil {
 		return r, err
 	}
@@ -112,6 +133,9 @@ func (e *Engine) CheckPlannedDeletion(ctx context.Context, backupPool, image, id
 	r, ok := pts.Find(id)
 	if !ok {
 		return nil, nil
+	}
+	if pts.Protected[r.Snapshot] {
+		return handProtectedError(backupPool, image, r), nil
 	}
 	if err := refuseIfCloned(ctx, e.BackupCluster, backupPool, image, id, r.Snapshot); errors.Is(err, ErrHasClones) {
 		return err, nil
@@ -165,7 +189,7 @@ func (e *Engine) VerifyBackup(ctx context.Context, backupPool, image, id string)
 		return v, fmt.Errorf("verification failed: restore point %s@%s now reads with sha256 %s, but %s was recorded for it: "+
 			"its content changed on the backup cluster", spec(backupPool, chain.BackupImageName(image)), rec.Snapshot, sum, rec.SHA256)
 	}
-	v.Record, err = e.rewriteRecord(ctx, backupPool, image, id, func(_ chain.Points, r chain.Record) (chain.Record, error) {
+	v.Record, err = e.rewriteRecord(ctx, backupPool, image, id, func(_ *rbd.Image, _ chain.Points, r chain.Record) (chain.Record, error) {
 		r.SHA256 = sum
 		return r, nil
 	})

@@ -137,6 +137,10 @@ func (l *backupListResource) result(ctx context.Context, req list.ListRequest, b
 		var m backupModel
 		m.Timeouts = backupTimeouts.null()
 		m.fromRecord(rec, backupPool)
+		m.BackupClusterFSID = types.StringNull()
+		if fsid, err := l.engine.BackupCluster.FSID(ctx); err == nil {
+			m.BackupClusterFSID = types.StringValue(fsid)
+		}
 		res.Diagnostics.Append(writeBackupModel(ctx, res.Resource.Set, l.kind, &m)...)
 	}
 	return res

@@ -65,6 +65,7 @@ type backupAttrs struct {
 	SHA256             types.String   `tfsdk:"sha256"`
 	DeletionProtection types.Bool     `tfsdk:"deletion_protection"`
 	Labels             types.Map      `tfsdk:"labels"`
+	BackupClusterFSID  types.String   `tfsdk:"backup_cluster_fsid"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -97,17 +98,18 @@ func (r *backupResource) Configure(_ context.Context, req resource.ConfigureRequ
 
 func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	attrs := map[string]schema.Attribute{
-		"id":                computedString("The backup id, a UUID. Also part of the snapshot name."),
-		"pool":              requiredName("Pool of the source image on `cluster`."),
-		"namespace":         namespaceAttr("RADOS namespace of `pool` that holds the source image; default: the pool's default namespace."),
-		"backup_namespace":  backupNamespaceAttr(),
-		"image":             requiredName("The source RBD image."),
-		"backup_pool":       requiredName("Pool on `backup_cluster` (or `cluster`) that holds the backup image `<image>.backup.base`."),
-		"snapshot":          computedString("Name of the backup's snapshot, `backup.<id>.snap.<unix seconds>`: on the source image and, as the restore point, on the backup image."),
-		"backup_image":      computedString("The backup image, `<image>.backup.base` in `backup_pool`."),
-		"size":              computedInt64("Size in bytes of the source image at the snapshot, and of the restore point."),
-		"transferred_bytes": computedInt64("Bytes of data written to the backup image by this backup (zeroed ranges not counted)."),
-		"created_at":        computedString("When the backup's snapshot was taken (RFC 3339)."),
+		"id":                  computedString("The backup id, a UUID. Also part of the snapshot name."),
+		"pool":                requiredName("Pool of the source image on `cluster`."),
+		"namespace":           namespaceAttr("RADOS namespace of `pool` that holds the source image; default: the pool's default namespace."),
+		"backup_namespace":    backupNamespaceAttr(),
+		"image":               requiredName("The source RBD image."),
+		"backup_pool":         requiredName("Pool on `backup_cluster` (or `cluster`) that holds the backup image `<image>.backup.base`."),
+		"snapshot":            computedString("Name of the backup's snapshot, `backup.<id>.snap.<unix seconds>`: on the source image and, as the restore point, on the backup image."),
+		"backup_image":        computedString("The backup image, `<image>.backup.base` in `backup_pool`."),
+		"size":                computedInt64("Size in bytes of the source image at the snapshot, and of the restore point."),
+		"transferred_bytes":   computedInt64("Bytes of data written to the backup image by this backup (zeroed ranges not counted)."),
+		"created_at":          computedString("When the backup's snapshot was taken (RFC 3339)."),
+		"backup_cluster_fsid": clusterFSIDAttr("backup_cluster"),
 		"verify": optionalBool("After the transfer, read the copy back and compare its sha256 with the source snapshot's (both read in parallel) before the restore point is taken: a mismatch fails the apply and no restore point is made. " +
 			"The checksum is recorded on the backup cluster, so restores can later prove integrity without the source. " +
 			"Set to `true` on an existing backup, it verifies that backup in place (no new backup is taken): the restore point is read and compared with its source snapshot " +
@@ -118,6 +120,8 @@ func (r *backupResource) Schema(ctx context.Context, _ resource.SchemaRequest, r
 		"deletion_protection": optionalBool("Refuse to delete this backup. A plan that would destroy or replace it (removing it from the configuration, `terraform destroy`, a changed `pool`, `image` or `backup_pool`) fails at plan time, naming it, before anything is deleted. " +
 			"The protection is recorded on the backup cluster, so deleting it from another workspace or with another client of this provider is refused too, " +
 			"and so is deleting the backups it continues: a plan that would delete a backup that a protected backup descends from fails as well. " +
+			"While it is true, the restore point's snapshot is also protected by Ceph (`rbd snap protect`), so `rbd snap rm` of it fails for every client until it is unprotected; " +
+			"setting it to `false` unprotects it. A restore point protected by hand while this is `false` is reported at refresh, never unprotected by the provider, and its deletion is refused. " +
 			"Changes in place; may be any expression (for example, to protect the newest weeks of a retention scheme). " +
 			"To delete a protected backup, set it to `false` and apply, then remove the backup."),
 		"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.Map{labelsValidator{}},
@@ -385,6 +389,12 @@ func (r *backupResource) Create(ctx context.Context, req resource.CreateRequest,
 		Verify: plan.Verify.ValueBool(), DeletionProtection: plan.DeletionProtection.ValueBool(),
 		AdoptBackupImage: r.kind == chain.Full && plan.AdoptBackupImage.ValueBool(), Labels: labels,
 	}
+	fsid, err := r.engine.BackupCluster.FSID(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("Backup of %s/%s failed", breq.Pool, breq.Image), err.Error()+"\n\nNothing was changed.")
+		return
+	}
+	plan.BackupClusterFSID = types.StringValue(fsid)
 	rec, err := r.engine.Backup(ctx, breq, func(started chain.Record) {
 		// Saved with the error below if the transfer fails: Terraform then
 		// keeps the backup as tainted and deletes it cleanly on the next apply.
@@ -415,6 +425,10 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 	defer cancel()
 	// Also for states written before the provider had identities.
 	setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
+	fsid, ok := r.checkBackupCluster(ctx, state, &resp.Diagnostics)
+	if !ok {
+		return
+	}
 	rec, err := r.engine.ReadBackup(ctx, state.backupPool(), state.Image.ValueString(), state.ID.ValueString())
 	if errors.Is(err, engine.ErrDeleting) {
 		// Kept in state so that the destroy that started it finishes it; a
@@ -444,7 +458,38 @@ func (r *backupResource) Read(ctx context.Context, req resource.ReadRequest, res
 		return
 	}
 	state.fromRecord(rec, state.backupPool())
+	state.BackupClusterFSID = types.StringValue(fsid)
+	reportPointProtection(rec, &state, &resp.Diagnostics)
 	resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &state)...)
+}
+
+// reportPointProtection compares the recorded deletion_protection with
+// Ceph's protection of the restore point. One recorded but not enforced (a
+// backup taken by an older provider, or unprotected by hand) reads as
+// false, so that applying deletion_protection = true protects the restore
+// point again; one enforced by hand only is reported.
+func reportPointProtection(rec chain.Record, m *backupModel, diags *diag.Diagnostics) {
+	point := m.backupPool() + "/" + chain.BackupImageName(rec.Image) + "@" + rec.Snapshot
+	switch {
+	case rec.DeletionProtection && !rec.PointProtected:
+		m.DeletionProtection = types.BoolValue(false)
+		diags.AddWarning("Restore point not protected by Ceph",
+			fmt.Sprintf("Backup %s has deletion_protection = true on the backup cluster, but its restore point %s is not protected with `rbd snap protect` "+
+				"(it was taken by an older version of the provider, or unprotected by hand), so `rbd snap rm` would remove it. "+
+				"The provider still refuses to delete it. Applying with deletion_protection = true protects it again.", rec.ID, point))
+	case !rec.DeletionProtection && rec.PointProtected:
+		diags.AddWarning("Restore point protected by hand",
+			fmt.Sprintf("The restore point %s of backup %s is protected with `rbd snap protect`, although its deletion_protection is false: "+
+				"somebody protected it by hand. The provider leaves that protection alone, and destroying this backup is refused, with nothing deleted, "+
+				"until it is lifted with `rbd snap unprotect %s`.", point, rec.ID, point))
+	}
+}
+
+// checkBackupCluster is checkCluster for the backup cluster of backup m.
+func (r *backupResource) checkBackupCluster(ctx context.Context, m backupModel, diags *diag.Diagnostics) (fsid string, ok bool) {
+	what := fmt.Sprintf("backup %s (restore point %s/%s@%s)", m.ID.ValueString(), m.backupPool(),
+		chain.BackupImageName(m.Image.ValueString()), m.Snapshot.ValueString())
+	return checkCluster(ctx, r.engine.BackupCluster, "backup_cluster", m.BackupClusterFSID, what, diags)
 }
 
 func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -463,6 +508,9 @@ func (r *backupResource) Update(ctx context.Context, req resource.UpdateRequest,
 	}
 	defer cancel()
 	backupPool, image, id := state.backupPool(), state.Image.ValueString(), state.ID.ValueString()
+	if _, ok := r.checkBackupCluster(ctx, state, &resp.Diagnostics); !ok {
+		return
+	}
 	save := func() {
 		resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &state)...)
 		setIdentity(ctx, resp.Identity, &state, &resp.Diagnostics)
@@ -531,6 +579,11 @@ func (r *backupResource) Delete(ctx context.Context, req resource.DeleteRequest,
 		return
 	}
 	defer cancel()
+	// On another cluster the backup image is not found, and the deletion
+	// would "succeed" with the restore point left unmanaged.
+	if _, ok := r.checkBackupCluster(ctx, state, &resp.Diagnostics); !ok {
+		return
+	}
 	warnings, err := r.engine.Delete(ctx, engine.DeleteRequest{
 		BackupPool: state.backupPool(), Pool: state.sourcePool(), Image: state.Image.ValueString(),
 		ID: state.ID.ValueString(), Snapshot: state.Snapshot.ValueString(),
@@ -578,6 +631,10 @@ func (r *backupResource) ImportState(ctx context.Context, req resource.ImportSta
 	var m backupModel
 	m.Timeouts = backupTimeouts.null()
 	m.fromRecord(rec, pool)
+	m.BackupClusterFSID = types.StringNull()
+	if fsid, err := r.engine.BackupCluster.FSID(ctx); err == nil {
+		m.BackupClusterFSID = types.StringValue(fsid)
+	}
 	resp.Diagnostics.Append(writeBackupModel(ctx, resp.State.Set, r.kind, &m)...)
 	setIdentity(ctx, resp.Identity, &m, &resp.Diagnostics)
 }

@@ -42,6 +42,7 @@ type cloneModel struct {
 	Flattened       types.Bool     `tfsdk:"flattened"`
 	Snapshot        types.String   `tfsdk:"snapshot"`
 	Size            types.Int64    `tfsdk:"size"`
+	BackupFSID      types.String   `tfsdk:"backup_cluster_fsid"`
 	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -72,9 +73,10 @@ func (r *cloneResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"flatten": optionalBool("Copy what the clone still reads from the restore point into it, so that it stands alone and the restore point can be deleted. " +
 				"Set it on an existing clone to flatten it in place, while clients keep using it; the apply takes as long as copying the data not yet written. " +
 				"Setting it back to `false` changes nothing."),
-			"flattened": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the clone stands alone (flattened, here or outside Terraform)."},
-			"snapshot":  computedString("The restore point's snapshot on the backup image: the clone's parent."),
-			"size":      computedInt64("Size of the clone in bytes."),
+			"flattened":           schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the clone stands alone (flattened, here or outside Terraform)."},
+			"snapshot":            computedString("The restore point's snapshot on the backup image: the clone's parent."),
+			"size":                computedInt64("Size of the clone in bytes."),
+			"backup_cluster_fsid": clusterFSIDAttr("backup_cluster"),
 		},
 		Blocks: map[string]schema.Block{"timeouts": cloneTimeouts.block(ctx)},
 	}
@@ -146,6 +148,10 @@ func (r *cloneResource) Create(ctx context.Context, req resource.CreateRequest, 
 	plan.Snapshot = types.StringValue(rec.Snapshot)
 	plan.Size = types.Int64Value(int64(rec.Size))
 	plan.Flattened = types.BoolValue(false)
+	plan.BackupFSID = types.StringNull()
+	if fsid, err := r.engine.BackupCluster.FSID(ctx); err == nil {
+		plan.BackupFSID = types.StringValue(fsid)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...) // the clone exists: keep it in state whatever follows
 	if plan.Flatten.ValueBool() {
 		r.flatten(ctx, &plan, &resp.Diagnostics)
@@ -172,6 +178,11 @@ func (r *cloneResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	defer cancel()
+	what := "the clone " + state.targetPool() + "/" + state.TargetImage.ValueString()
+	fsid, ok := checkCluster(ctx, r.engine.BackupCluster, "backup_cluster", state.BackupFSID, what, &resp.Diagnostics)
+	if !ok {
+		return
+	}
 	c, err := r.engine.ReadClone(ctx, state.targetPool(), state.TargetImage.ValueString(), state.BackupID.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the clone", err.Error())
@@ -183,6 +194,7 @@ func (r *cloneResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	}
 	state.Flattened = types.BoolValue(c.Flattened)
 	state.Size = types.Int64Value(int64(c.Size))
+	state.BackupFSID = types.StringValue(fsid)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -216,6 +228,10 @@ func (r *cloneResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 		return
 	}
 	defer cancel()
+	what := "the clone " + state.targetPool() + "/" + state.TargetImage.ValueString()
+	if _, ok := checkCluster(ctx, r.engine.BackupCluster, "backup_cluster", state.BackupFSID, what, &resp.Diagnostics); !ok {
+		return
+	}
 	if err := r.engine.RemoveClone(ctx, state.targetPool(), state.TargetImage.ValueString(), state.BackupID.ValueString()); err != nil {
 		resp.Diagnostics.AddError("Cannot delete the clone", err.Error())
 	}

@@ -201,9 +201,46 @@ func updateTimeoutsOnly(ctx context.Context, req resource.UpdateRequest, resp *r
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("timeouts"), planned)...)
 }
 
-// forgetIfGone is the Read of a resource that made pool/image on cluster:
-// an image removed since is forgotten, so the next apply makes it again.
-func forgetIfGone(ctx context.Context, eng *engine.Engine, pool, image, what string, resp *resource.ReadResponse) {
+// clusterFSIDAttr is the computed attribute (cluster_fsid or
+// backup_cluster_fsid) that records which cluster, `which`, holds what a
+// resource made.
+func clusterFSIDAttr(which string) schema.StringAttribute {
+	return computedString(fmt.Sprintf("The fsid of the cluster `%s` reached when this was made. A refresh, update or destroy through a `%s` "+
+		"that reaches another cluster (with pools of the same names, where nothing of this would be found) fails, naming both fsids, "+
+		"instead of taking this for gone. State written before this attribute existed gets it at its next refresh.", which, which))
+}
+
+// checkCluster fails, with a diagnostic naming both fsids, when client (the
+// provider's `which`) reaches another cluster than the one recorded in
+// state: there, what the resource made would look gone, and state would
+// forget it. It returns the fsid reached; recorded may be null or empty
+// (state written before fsids were recorded), which any cluster passes.
+func checkCluster(ctx context.Context, client *cephconn.Client, which string, recorded types.String, what string, diags *diag.Diagnostics) (fsid string, ok bool) {
+	fsid, err := client.FSID(ctx)
+	if err != nil {
+		diags.AddError("Cannot read "+what, err.Error())
+		return "", false
+	}
+	if want := recorded.ValueString(); want != "" && want != fsid {
+		diags.AddError("Wrong cluster: "+which+" reaches another cluster than the one that holds "+what,
+			fmt.Sprintf("%s is on the cluster with fsid %s, but the provider's %s (%s) reaches the cluster with fsid %s, where it cannot be found. "+
+				"Nothing was changed and the state still holds it. To manage it again, point %s back at the cluster with fsid %s. "+
+				"If it is really gone with that cluster, remove it from the state with `terraform state rm <address>`.",
+				what, want, which, client.Name(), fsid, which, want))
+		return "", false
+	}
+	return fsid, true
+}
+
+// forgetIfGone is the Read of a resource that made pool/image on cluster
+// (recorded in state as fsid): an image removed since is forgotten, so the
+// next apply makes it again. On another cluster it fails (checkCluster); on
+// the same one it records the cluster's fsid as cluster_fsid.
+func forgetIfGone(ctx context.Context, eng *engine.Engine, fsid types.String, pool, image, what string, resp *resource.ReadResponse) {
+	reached, ok := checkCluster(ctx, eng.SourceCluster, "cluster", fsid, what+" "+pool+"/"+image, &resp.Diagnostics)
+	if !ok {
+		return
+	}
 	exists, err := eng.ImageExists(ctx, pool, image)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read "+what, err.Error())
@@ -211,5 +248,7 @@ func forgetIfGone(ctx context.Context, eng *engine.Engine, pool, image, what str
 	}
 	if !exists {
 		resp.State.RemoveResource(ctx)
+		return
 	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster_fsid"), reached)...)
 }

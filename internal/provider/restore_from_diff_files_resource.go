@@ -41,6 +41,7 @@ type restoreFromDiffFilesModel struct {
 	BackupID        types.String   `tfsdk:"backup_id"`
 	Size            types.Int64    `tfsdk:"size"`
 	WrittenBytes    types.Int64    `tfsdk:"written_bytes"`
+	ClusterFSID     types.String   `tfsdk:"cluster_fsid"`
 	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -74,6 +75,7 @@ func (r *restoreFromDiffFilesResource) Schema(ctx context.Context, _ resource.Sc
 			"backup_id":        computedString("The backup that snapshot belongs to, when it is one of this provider's; null otherwise."),
 			"size":             computedInt64("Size of the rebuilt image in bytes."),
 			"written_bytes":    computedInt64("Bytes of data written (zeroed ranges not counted)."),
+			"cluster_fsid":     clusterFSIDAttr("cluster"),
 		},
 		Blocks: map[string]schema.Block{"timeouts": fromFilesTimeouts.block(ctx)},
 	}
@@ -152,6 +154,10 @@ func (r *restoreFromDiffFilesResource) Create(ctx context.Context, req resource.
 	}
 	plan.Size = types.Int64Value(int64(res.Size))
 	plan.WrittenBytes = types.Int64Value(int64(res.WrittenBytes))
+	plan.ClusterFSID = types.StringNull()
+	if fsid, err := r.engine.SourceCluster.FSID(ctx); err == nil {
+		plan.ClusterFSID = types.StringValue(fsid)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -167,7 +173,7 @@ func (r *restoreFromDiffFilesResource) Read(ctx context.Context, req resource.Re
 		return
 	}
 	defer cancel()
-	forgetIfGone(ctx, r.engine, state.targetPool(), state.TargetImage.ValueString(), "the rebuilt image", resp)
+	forgetIfGone(ctx, r.engine, state.ClusterFSID, state.targetPool(), state.TargetImage.ValueString(), "the rebuilt image", resp)
 }
 
 func (r *restoreFromDiffFilesResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

@@ -41,6 +41,7 @@ type restoreModel struct {
 	OverwriteOnReplace    types.Bool     `tfsdk:"overwrite_on_replace"`
 	SHA256                types.String   `tfsdk:"sha256"`
 	TargetCreated         types.Bool     `tfsdk:"target_created"`
+	ClusterFSID           types.String   `tfsdk:"cluster_fsid"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -70,6 +71,7 @@ func (r *restoreResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				MarkdownDescription: "Whether this restore created the target image. It is also marked so on the image (metadata `cephbackup.created_by_restore`); " +
 					"`delete_target_on_destroy` deletes only an image with both.",
 				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
+			"cluster_fsid":   clusterFSIDAttr("cluster"),
 			"size":           computedInt64("Size of the restored image in bytes (the restore point's size)."),
 			"restored_bytes": computedInt64("Bytes of data written to the target (zeroed ranges not counted)."),
 			"restored_at":    computedString("When the restore finished (RFC 3339)."),
@@ -240,6 +242,10 @@ func (r *restoreResource) Create(ctx context.Context, req resource.CreateRequest
 	plan.RestoredBytes = types.Int64Value(int64(res.RestoredBytes))
 	plan.RestoredAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
 	plan.TargetCreated = types.BoolValue(res.CreatedTarget)
+	plan.ClusterFSID = types.StringNull()
+	if fsid, err := r.engine.SourceCluster.FSID(ctx); err == nil {
+		plan.ClusterFSID = types.StringValue(fsid)
+	}
 	plan.SHA256 = types.StringNull()
 	if res.SHA256 != "" {
 		plan.SHA256 = types.StringValue(res.SHA256)
@@ -258,7 +264,7 @@ func (r *restoreResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	defer cancel()
-	forgetIfGone(ctx, r.engine, state.targetPool(), state.TargetImage.ValueString(), "the restored image", resp)
+	forgetIfGone(ctx, r.engine, state.ClusterFSID, state.targetPool(), state.TargetImage.ValueString(), "the restored image", resp)
 }
 
 func (r *restoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -300,6 +306,9 @@ func (r *restoreResource) Delete(ctx context.Context, req resource.DeleteRequest
 		resp.Diagnostics.AddWarning("Target image kept",
 			fmt.Sprintf("%s existed before this restore wrote into it (or this restore's state predates target_created), so it is not deleted "+
 				"although delete_target_on_destroy is true: it is a volume of its own. Remove it with `rbd rm %s` if it is no longer needed.", target, target))
+		return
+	}
+	if _, ok := checkCluster(ctx, r.engine.SourceCluster, "cluster", state.ClusterFSID, "the restored image "+target, &resp.Diagnostics); !ok {
 		return
 	}
 	kept, err := r.engine.RemoveRestoredImage(ctx, state.targetPool(), state.TargetImage.ValueString())
