@@ -49,7 +49,7 @@ func (e *Engine) ExportDiff(ctx context.Context, req ExportRequest, w io.Writer)
 		}
 		hdr.FromSnap, hdr.HasFromSnap = from.Snapshot, true
 	}
-	point, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
+	point, _, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
 	if err != nil {
 		return ExportResult{}, err
 	}

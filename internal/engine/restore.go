@@ -85,7 +85,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	point, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
+	point, pointSnap, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -111,23 +111,41 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if err != nil {
 		return RestoreResult{}, err
 	}
+	read := []rbd.SnapInfo{pointSnap}
+	if base.Name != "" {
+		read = append(read, base)
+	}
 	stats, err := e.run(ctx, point, target, plan, "restore", rec.Snapshot)
 	if err != nil {
-		return RestoreResult{}, err
+		return RestoreResult{}, e.confirmRestoreRead(ctx, req, read, err)
 	}
 	if err := target.Flush(); err != nil {
 		return RestoreResult{}, &cephconn.Error{What: "flushing " + spec(req.TargetPool, req.TargetImage), Err: err}
 	}
-	res := RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base, CreatedTarget: created}
+	res := RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base.Name, CreatedTarget: created}
 	if req.Verify {
-		if res.SHA256, err = e.verifyCopy(ctx, point, target, rec.Size, rec.SHA256); err != nil {
-			return res, err
-		}
+		res.SHA256, err = e.verifyCopy(ctx, point, target, rec.Size, rec.SHA256)
+	}
+	if err := e.confirmRestoreRead(ctx, req, read, err); err != nil {
+		return res, err
 	}
 	if err := target.RemoveMetadata(restoringKey); err != nil && !IsNotFound(err) {
 		return res, &cephconn.Error{What: "the restore marker of " + spec(req.TargetPool, req.TargetImage), Err: err}
 	}
 	return res, nil
+}
+
+// confirmRestoreRead is err, unless a snapshot the restore read went while
+// it was read (see confirmRead): then what the target holds is neither its
+// old content nor the restore point, and it keeps its interrupted-restore
+// mark.
+func (e *Engine) confirmRestoreRead(ctx context.Context, req RestoreRequest, read []rbd.SnapInfo, err error) error {
+	if gone := e.confirmRead(ctx, req.BackupPool, req.Image, read...); gone != nil {
+		return fmt.Errorf("restore of backup %s into %s failed: %w. The target holds neither its old content nor that restore point, "+
+			"and stays marked as an interrupted restore (plans warn about it): restore another restore point into it "+
+			"(the cephbackup_restore_points data source lists them)", req.BackupID, spec(req.TargetPool, req.TargetImage), gone)
+	}
+	return err
 }
 
 // restorePoint is the record of the restore point req names, checked to be
@@ -306,30 +324,31 @@ func (e *Engine) claimTarget(ctx context.Context, target *rbd.Image, name string
 // backup image share (same name: a backup's snapshot, on the source volume
 // and on the backup image), the target equals the backup image at that
 // snapshot except for what changed on either side since; those extents are
-// all that is sent. Otherwise the whole restore point is copied and every
+// all that is sent, and the shared snapshot, as the backup image lists it,
+// is returned. Otherwise the whole restore point is copied and every
 // allocated extent of the target is rewritten or zeroed.
-func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point, target *rbd.Image, created bool) (transfer.Plan, string, error) {
+func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point, target *rbd.Image, created bool) (transfer.Plan, rbd.SnapInfo, error) {
 	size := rec.Size
 	if created {
 		data, zero, err := transfer.Changes(point, "", size, false)
-		return transfer.NewPlan(data, zero, nil, size, false), "", err
+		return transfer.NewPlan(data, zero, nil, size, false), rbd.SnapInfo{}, err
 	}
 	base, err := e.sharedSnapshot(ctx, req, rec, target)
 	if err != nil {
-		return transfer.Plan{}, "", err
+		return transfer.Plan{}, rbd.SnapInfo{}, err
 	}
 	if base.Name == "" {
 		data, zero, err := transfer.Changes(point, "", size, false)
 		if err != nil {
-			return transfer.Plan{}, "", err
+			return transfer.Plan{}, rbd.SnapInfo{}, err
 		}
 		dirty, err := transfer.Dirty(target, "", size)
-		return transfer.NewPlan(data, zero, dirty, size, true), "", err
+		return transfer.NewPlan(data, zero, dirty, size, true), rbd.SnapInfo{}, err
 	}
 
 	pointID, err := pointSnapID(point.GetSnapshotNames, rec.Snapshot)
 	if err != nil {
-		return transfer.Plan{}, "", err
+		return transfer.Plan{}, rbd.SnapInfo{}, err
 	}
 	var data, zero extent.Set
 	if base.Id <= pointID {
@@ -339,7 +358,7 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		// Older: diff the other way round; which side holds data is not known
 		// from that, so every changed extent is read from the restore point.
 		var newer *rbd.Image
-		newer, err = e.openRestorePoint(ctx, req.BackupPool, req.Image, base.Name)
+		newer, _, err = e.openRestorePoint(ctx, req.BackupPool, req.Image, base.Name)
 		if err == nil {
 			var d, z extent.Set
 			d, z, err = transfer.Changes(newer, rec.Snapshot, base.Size, true)
@@ -348,7 +367,7 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		}
 	}
 	if err != nil {
-		return transfer.Plan{}, "", err
+		return transfer.Plan{}, rbd.SnapInfo{}, err
 	}
 	if size > base.Size {
 		// Beyond the shared snapshot's end the target has only zeros.
@@ -358,10 +377,10 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 	// mkfs, blkdiscard), is rewritten from the restore point.
 	dirty, err := transfer.Dirty(target, base.Name, size)
 	if err != nil {
-		return transfer.Plan{}, "", err
+		return transfer.Plan{}, rbd.SnapInfo{}, err
 	}
 	e.log().Info(ctx, "restoring only the differences from a shared snapshot", map[string]any{"snapshot": base.Name})
-	return transfer.NewPlan(data, zero, dirty, size, true), base.Name, nil
+	return transfer.NewPlan(data, zero, dirty, size, true), base, nil
 }
 
 // sharedSnapshot finds the newest snapshot the target has that is also a

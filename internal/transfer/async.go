@@ -105,6 +105,7 @@ func copyAsync(ctx context.Context, cancel context.CancelCauseFunc, src, dst *rb
 				continue
 			}
 			done(f.Len)
+			opts.afterChunk()
 		}
 	}()
 

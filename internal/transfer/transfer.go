@@ -68,6 +68,10 @@ type Options struct {
 	ObjectSize    uint64 // chunks never cross an object boundary
 	ProgressEvery time.Duration
 	Progress      func(Progress)
+	// AfterChunk, when set, runs after each chunk is done (copied, or read
+	// and hashed by Checksum), on the goroutine that counts it done, which
+	// waits for it: a seam for tests to act between a run's chunks.
+	AfterChunk func()
 }
 
 // Progress is reported at every tenth of the work and every ProgressEvery
@@ -159,6 +163,12 @@ func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options
 	return stats, nil
 }
 
+func (o Options) afterChunk() {
+	if o.AfterChunk != nil {
+		o.AfterChunk()
+	}
+}
+
 // chunkSize is the largest I/O: an object, at most DefaultChunkSize.
 func (o Options) chunkSize() uint64 { return min(o.ObjectSize, DefaultChunkSize) }
 
@@ -215,6 +225,7 @@ func copySync(ctx context.Context, cancel context.CancelCauseFunc, src io.Reader
 					return
 				}
 				done(j.Len)
+				opts.afterChunk()
 			}
 		}()
 	}
