@@ -52,6 +52,20 @@ static int rbdaio_start(rbd_image_t img, int kind, uint64_t off, size_t len, cha
 	return 0;
 }
 
+// rbdaio_stop_when_cancelled is a flatten's progress callback: a non-zero
+// return makes librbd stop the flatten.
+static int rbdaio_stop_when_cancelled(uint64_t done, uint64_t total, void *cancelled) {
+	return __atomic_load_n((int *)cancelled, __ATOMIC_ACQUIRE) ? -ECANCELED : 0;
+}
+
+static int rbdaio_flatten(rbd_image_t img, int *cancelled) {
+	return rbd_flatten_with_progress(img, rbdaio_stop_when_cancelled, cancelled);
+}
+
+static void rbdaio_cancel(int *cancelled) {
+	__atomic_store_n(cancelled, 1, __ATOMIC_RELEASE);
+}
+
 static ssize_t rbdaio_wait(rbd_completion_t c) {
 	rbd_aio_wait_for_complete(c);
 	ssize_t r = rbd_aio_get_return_value(c);
@@ -62,6 +76,7 @@ static ssize_t rbdaio_wait(rbd_completion_t c) {
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -103,6 +118,31 @@ func Of(img *rbd.Image) (*Image, error) {
 		return nil, fmt.Errorf("rbdaio: image %s is closed", img.GetName())
 	}
 	return &Image{handle: C.rbd_image_t(handle), owner: img}, nil
+}
+
+// Flatten flattens the image, a clone, and returns once librbd's flatten
+// has stopped. When ctx is done first, librbd is asked to stop at its next
+// progress report, and that is waited for: what was copied stays, and a
+// later flatten finishes the job. A flatten that librbd forwards to another
+// client holding the image's exclusive lock runs there to its end, and is
+// waited for to its end.
+func (i *Image) Flatten(ctx context.Context) error {
+	cancelled := (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))
+	defer C.free(unsafe.Pointer(cancelled))
+	done := make(chan C.int, 1)
+	go func() { done <- C.rbdaio_flatten(i.handle, cancelled) }()
+	var r C.int
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		C.rbdaio_cancel(cancelled)
+		r = <-done
+	}
+	runtime.KeepAlive(i.owner)
+	if r < 0 {
+		return syscall.Errno(-r)
+	}
+	return nil
 }
 
 // Op is an operation in flight. Wait must be called exactly once.
