@@ -147,6 +147,7 @@ func (e *Engine) FlattenClone(ctx context.Context, pool, image, id string) error
 	if aio, aioErr := rbdaio.Of(img); aioErr == nil {
 		err = aio.Flatten(ctx)
 	} else {
+		e.warnNoAsyncIO(ctx, aioErr)
 		err = img.Flatten() // cannot be stopped: waited for to its end
 	}
 	switch {

@@ -81,6 +81,8 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -90,6 +92,45 @@ import (
 // ErrUnsupported means the go-ceph in use does not keep its librbd handle
 // where this package looks for it (a go-ceph other than the pinned one).
 var ErrUnsupported = errors.New("rbdaio: cannot find the librbd handle of a go-ceph image")
+
+// handleField names the field of rbd.Image that holds the librbd handle in
+// the pinned go-ceph.
+var handleField atomic.Pointer[string]
+
+func init() {
+	name := "image"
+	handleField.Store(&name)
+}
+
+// LookUpHandleIn makes Of look for the handle in the rbd.Image field named
+// field, until undo is called: a test names a field that does not exist to
+// take the path of a go-ceph release that moved the handle.
+func LookUpHandleIn(field string) (undo func()) {
+	old := handleField.Swap(&field)
+	return func() { handleField.Store(old) }
+}
+
+// GoCephVersion is the version of go-ceph built into the running binary, as
+// its build information records it (test binaries record none).
+func GoCephVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return goCephVersionIn(bi)
+}
+
+func goCephVersionIn(bi *debug.BuildInfo) string {
+	if bi != nil {
+		for _, d := range bi.Deps {
+			switch {
+			case d.Path != "github.com/ceph/go-ceph":
+			case d.Replace != nil:
+				return d.Version + " (replaced by " + d.Replace.Path + " " + d.Replace.Version + ")"
+			default:
+				return d.Version
+			}
+		}
+	}
+	return "(version not recorded in the binary)"
+}
 
 // Image issues asynchronous I/O on an image opened by go-ceph. The go-ceph
 // image must stay open until every Op started on it has been waited for.
@@ -104,14 +145,16 @@ type Image struct {
 // C.rbd_image_t (a void pointer); it is read through reflection, checked
 // for its kind, and a nil handle (a closed image) is refused. The go-ceph
 // version is pinned in go.mod, and TestAccOfFindsTheHandle fails if a new one
-// moves the field.
+// moves the field; a binary built with such a go-ceph gets ErrUnsupported,
+// naming its go-ceph version, and its callers fall back to synchronous I/O.
 func Of(img *rbd.Image) (*Image, error) {
 	if img == nil {
 		return nil, ErrUnsupported
 	}
-	field := reflect.ValueOf(img).Elem().FieldByName("image")
+	name := *handleField.Load()
+	field := reflect.ValueOf(img).Elem().FieldByName(name)
 	if !field.IsValid() || field.Kind() != reflect.UnsafePointer {
-		return nil, ErrUnsupported
+		return nil, fmt.Errorf("%w: go-ceph %s has no field %s of the expected kind in rbd.Image", ErrUnsupported, GoCephVersion(), name)
 	}
 	handle := *(*unsafe.Pointer)(unsafe.Pointer(field.UnsafeAddr()))
 	if handle == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/ceph/go-ceph/rbd"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/rbdaio"
 )
 
 // Sink receives the data. Implementations must accept concurrent calls for
@@ -112,6 +113,10 @@ type Stats struct {
 	WrittenBytes uint64 // data written to the sink
 	ZeroedBytes  uint64 // zeroed on the sink
 	Duration     time.Duration
+	// NoAsyncIO, when set, says why a copy between two images used
+	// synchronous workers instead of librbd's asynchronous I/O: as exact,
+	// slower on small extents.
+	NoAsyncIO error
 }
 
 func (o Options) withDefaults() Options {
@@ -140,7 +145,9 @@ type job struct {
 //
 // Between two RBD images (an *rbd.Image source and an ImageSink) it uses
 // librbd's asynchronous I/O (copyAsync); anything else is copied by
-// workers making synchronous calls.
+// workers making synchronous calls, and so are two images whose librbd
+// handles a go-ceph release keeps out of rbdaio's reach (Stats.NoAsyncIO
+// says so).
 func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options) (Stats, error) {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -150,9 +157,22 @@ func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options
 	var stats Stats
 	srcImage, srcIsImage := src.(*rbd.Image)
 	dstImage, dstIsImage := dst.(ImageSink)
+	var from, to *rbdaio.Image
+	var err error
 	if srcIsImage && dstIsImage {
-		copyAsync(ctx, cancel, srcImage, dstImage.Image, plan, opts, &stats, p.add)
-	} else {
+		if from, err = rbdaio.Of(srcImage); err == nil {
+			to, err = rbdaio.Of(dstImage.Image)
+		}
+	}
+	switch {
+	case from != nil && to != nil:
+		copyAsync(ctx, cancel, from, to, plan, opts, &stats, p.add)
+	case errors.Is(err, rbdaio.ErrUnsupported):
+		stats.NoAsyncIO = err
+		copySync(ctx, cancel, src, dst, plan, opts, &stats, p.add)
+	case err != nil:
+		cancel(err)
+	default:
 		copySync(ctx, cancel, src, dst, plan, opts, &stats, p.add)
 	}
 	stats.Duration = p.stop()
