@@ -107,26 +107,22 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 		return RestoreResult{}, err
 	}
 
-	plan, base, err := e.restorePlan(ctx, req, rec, point, target, created)
+	plan, base, err := e.restorePlan(ctx, req, rec, point, pointSnap, target, created)
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	read := []rbd.SnapInfo{pointSnap}
-	if base.Name != "" {
-		read = append(read, base)
-	}
 	stats, err := e.run(ctx, point, target, plan, "restore", rec.Snapshot)
 	if err != nil {
-		return RestoreResult{}, e.confirmRestoreRead(ctx, req, read, err)
+		return RestoreResult{}, e.confirmRestoreRead(ctx, req, pointSnap, err)
 	}
 	if err := target.Flush(); err != nil {
 		return RestoreResult{}, &cephconn.Error{What: "flushing " + spec(req.TargetPool, req.TargetImage), Err: err}
 	}
-	res := RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base.Name, CreatedTarget: created}
+	res := RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base, CreatedTarget: created}
 	if req.Verify {
 		res.SHA256, err = e.verifyCopy(ctx, point, target, rec.Size, rec.SHA256)
 	}
-	if err := e.confirmRestoreRead(ctx, req, read, err); err != nil {
+	if err := e.confirmRestoreRead(ctx, req, pointSnap, err); err != nil {
 		return res, err
 	}
 	if err := target.RemoveMetadata(restoringKey); err != nil && !IsNotFound(err) {
@@ -135,12 +131,11 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	return res, nil
 }
 
-// confirmRestoreRead is err, unless a snapshot the restore read went while
-// it was read (see confirmRead): then what the target holds is neither its
-// old content nor the restore point, and it keeps its interrupted-restore
-// mark.
-func (e *Engine) confirmRestoreRead(ctx context.Context, req RestoreRequest, read []rbd.SnapInfo, err error) error {
-	if gone := e.confirmRead(ctx, req.BackupPool, req.Image, read...); gone != nil {
+// confirmRestoreRead is err, unless the restore point went while it was
+// read (see confirmRead): then what the target holds is neither its old
+// content nor the restore point, and it keeps its interrupted-restore mark.
+func (e *Engine) confirmRestoreRead(ctx context.Context, req RestoreRequest, point rbd.SnapInfo, err error) error {
+	if gone := e.confirmRead(ctx, req.BackupPool, req.Image, point); gone != nil {
 		return fmt.Errorf("restore of backup %s into %s failed: %w. The target holds neither its old content nor that restore point, "+
 			"and stays marked as an interrupted restore (plans warn about it): restore another restore point into it "+
 			"(the cephbackup_restore_points data source lists them)", req.BackupID, spec(req.TargetPool, req.TargetImage), gone)
@@ -324,34 +319,29 @@ func (e *Engine) claimTarget(ctx context.Context, target *rbd.Image, name string
 // backup image share (same name: a backup's snapshot, on the source volume
 // and on the backup image), the target equals the backup image at that
 // snapshot except for what changed on either side since; those extents are
-// all that is sent, and the shared snapshot, as the backup image lists it,
-// is returned. Otherwise the whole restore point is copied and every
+// all that is sent. Otherwise the whole restore point is copied and every
 // allocated extent of the target is rewritten or zeroed.
-func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point, target *rbd.Image, created bool) (transfer.Plan, rbd.SnapInfo, error) {
+func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point *rbd.Image, pointSnap rbd.SnapInfo, target *rbd.Image, created bool) (transfer.Plan, string, error) {
 	size := rec.Size
 	if created {
 		data, zero, err := transfer.Changes(point, "", size, false)
-		return transfer.NewPlan(data, zero, nil, size, false), rbd.SnapInfo{}, err
+		return transfer.NewPlan(data, zero, nil, size, false), "", err
 	}
 	base, err := e.sharedSnapshot(ctx, req, rec, target)
 	if err != nil {
-		return transfer.Plan{}, rbd.SnapInfo{}, err
+		return transfer.Plan{}, "", err
 	}
 	if base.Name == "" {
 		data, zero, err := transfer.Changes(point, "", size, false)
 		if err != nil {
-			return transfer.Plan{}, rbd.SnapInfo{}, err
+			return transfer.Plan{}, "", err
 		}
 		dirty, err := transfer.Dirty(target, "", size)
-		return transfer.NewPlan(data, zero, dirty, size, true), rbd.SnapInfo{}, err
+		return transfer.NewPlan(data, zero, dirty, size, true), "", err
 	}
 
-	pointID, err := pointSnapID(point.GetSnapshotNames, rec.Snapshot)
-	if err != nil {
-		return transfer.Plan{}, rbd.SnapInfo{}, err
-	}
 	var data, zero extent.Set
-	if base.Id <= pointID {
+	if base.Id <= pointSnap.Id {
 		// The restore point is newer than the shared snapshot: a forward diff.
 		data, zero, err = transfer.Changes(point, base.Name, size, true)
 	} else {
@@ -367,7 +357,7 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		}
 	}
 	if err != nil {
-		return transfer.Plan{}, rbd.SnapInfo{}, err
+		return transfer.Plan{}, "", err
 	}
 	if size > base.Size {
 		// Beyond the shared snapshot's end the target has only zeros.
@@ -377,10 +367,10 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 	// mkfs, blkdiscard), is rewritten from the restore point.
 	dirty, err := transfer.Dirty(target, base.Name, size)
 	if err != nil {
-		return transfer.Plan{}, rbd.SnapInfo{}, err
+		return transfer.Plan{}, "", err
 	}
 	e.log().Info(ctx, "restoring only the differences from a shared snapshot", map[string]any{"snapshot": base.Name})
-	return transfer.NewPlan(data, zero, dirty, size, true), base, nil
+	return transfer.NewPlan(data, zero, dirty, size, true), base.Name, nil
 }
 
 // sharedSnapshot finds the newest snapshot the target has that is also a
@@ -417,23 +407,6 @@ func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec cha
 		}
 	}
 	return best, nil
-}
-
-// pointSnapID is the id of snapshot name among those list returns (the
-// restore point's own, on the backup image). A failure to list is returned,
-// never taken as id 0: that would make every shared snapshot look newer than
-// the restore point and send a reverse diff.
-func pointSnapID(list func() ([]rbd.SnapInfo, error), name string) (uint64, error) {
-	snaps, err := list()
-	if err != nil {
-		return 0, fmt.Errorf("listing the snapshots of the restore point's image: %w", err)
-	}
-	for _, s := range snaps {
-		if s.Name == name {
-			return s.Id, nil
-		}
-	}
-	return 0, fmt.Errorf("the snapshot %s of the restore point is missing from its backup image", name)
 }
 
 // RemoveRestoredImage deletes pool/image on the source cluster if a restore
