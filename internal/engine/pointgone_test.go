@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,4 +127,20 @@ func TestAccVerify_pointReplacedMidReadRecordsNothing(t *testing.T) {
 	if rec.SHA256 != "" {
 		t.Errorf("the failed verification recorded sha256 %s", rec.SHA256)
 	}
+}
+
+// An export of the full of a chain (a diff file) while its snapshot is
+// replaced by one of the same name, of the incremental's data: the export
+// fails, and what it wrote is not passed off as the restore point.
+func TestAccDiffStream_pointReplacedMidExportFails(t *testing.T) {
+	src, dst, eng := clusters(t)
+	img := uniqueName("xreplaced")
+	full, _ := backupChain(t, src, eng, img)
+	midRead(eng, func() { replaceSnapshot(t, dst, "backups/"+chain.BackupImageName(img), full.Snapshot) })
+	var stream bytes.Buffer
+	_, err := eng.ExportDiff(context.Background(), engine.ExportRequest{BackupID: full.ID, Pool: "rbd", Image: img, BackupPool: "backups"}, &stream)
+	if !errors.Is(err, engine.ErrPointGoneWhileRead) {
+		t.Fatalf("export of a point replaced while it was read: got %v after %d bytes written, want %v", err, stream.Len(), engine.ErrPointGoneWhileRead)
+	}
+	t.Log(err)
 }
