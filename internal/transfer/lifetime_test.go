@@ -17,24 +17,31 @@ import (
 )
 
 // failingReads reads an image, except at failAt, where the read fails with
-// EIO. The other reads start theirs only once that one has failed, so they
-// are still running when the run learns of the failure; outstanding counts
-// them.
+// EIO once another read has started. The other reads go on only once that
+// one has failed, so they are still running when the run learns of the
+// failure; outstanding counts them.
 type failingReads struct {
-	img         *rbd.Image
-	failAt      int64
-	failed      chan struct{}
-	fail        sync.Once
-	outstanding atomic.Int32
+	img          *rbd.Image
+	failAt       int64
+	another      chan struct{}
+	failed       chan struct{}
+	once, failOn sync.Once
+	outstanding  atomic.Int32
+}
+
+func newFailingReads(img *rbd.Image, failAt int64) *failingReads {
+	return &failingReads{img: img, failAt: failAt, another: make(chan struct{}), failed: make(chan struct{})}
 }
 
 func (r *failingReads) ReadAt(p []byte, off int64) (int, error) {
 	r.outstanding.Add(1)
 	defer r.outstanding.Add(-1)
 	if off == r.failAt {
-		r.fail.Do(func() { close(r.failed) })
+		<-r.another
+		r.failOn.Do(func() { close(r.failed) })
 		return 0, syscall.EIO
 	}
+	r.once.Do(func() { close(r.another) })
 	<-r.failed
 	time.Sleep(200 * time.Millisecond)
 	return r.img.ReadAt(p, off)
@@ -64,7 +71,7 @@ func TestAccReadErrorWaitsForReadsInFlight(t *testing.T) {
 			}},
 		}
 		for _, run := range runs {
-			r := &failingReads{img: src, failAt: 0, failed: make(chan struct{})}
+			r := newFailingReads(src, 0)
 			err := run.run(r)
 			if n := r.outstanding.Load(); n != 0 {
 				t.Errorf("%s returned with %d reads of the image still running", run.name, n)
