@@ -137,8 +137,8 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 func (e *Engine) confirmRestoreRead(ctx context.Context, req RestoreRequest, point rbd.SnapInfo, err error) error {
 	if gone := e.confirmRead(ctx, req.BackupPool, req.Image, point); gone != nil {
 		return fmt.Errorf("restore of backup %s into %s failed: %w. The target holds neither its old content nor that restore point, "+
-			"and stays marked as an interrupted restore (plans warn about it): restore another restore point into it "+
-			"(the cephbackup_restore_points data source lists them)", req.BackupID, spec(req.TargetPool, req.TargetImage), gone)
+			"and stays marked as an interrupted restore (its %s metadata): restore another restore point into it "+
+			"(the cephbackup_restore_points data source lists them)", req.BackupID, spec(req.TargetPool, req.TargetImage), gone, restoringKey)
 	}
 	return err
 }
