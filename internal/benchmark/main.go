@@ -221,6 +221,7 @@ func (l *phaseLog) Info(_ context.Context, msg string, _ map[string]any) {
 }
 
 func (*phaseLog) Debug(context.Context, string, map[string]any) {}
+func (*phaseLog) Warn(context.Context, string, map[string]any)  {}
 
 // split is the last backup of total time cut into before, during and after
 // its copy.

@@ -414,6 +414,9 @@ func (e *Engine) run(ctx context.Context, src *rbd.Image, dst *rbd.Image, plan t
 		"snapshot": snap, "copy_bytes": byteCount(plan.Copy.Bytes()), "zero_bytes": byteCount(plan.Zero.Bytes()),
 	})
 	stats, err := transfer.Run(ctx, src, transfer.ImageSink{Image: dst}, plan, opts)
+	if stats.NoAsyncIO != nil {
+		e.warnNoAsyncIO(ctx, stats.NoAsyncIO)
+	}
 	if err != nil {
 		return stats, fmt.Errorf("%s of %s interrupted: %w", op, snap, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/rbdaio"
 )
 
 // CloneOfKey marks an image made by Clone with the backup id it was cloned
@@ -141,19 +142,21 @@ func (e *Engine) FlattenClone(ctx context.Context, pool, image, id string) error
 		return nil
 	}
 	e.log().Info(ctx, "flattening clone", map[string]any{"clone": spec(pool, image)})
-	done := make(chan error, 1)
-	go func() { done <- img.Flatten() }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		// librbd's flatten cannot be interrupted; what it copied stays, and
-		// flattening again finishes the job.
-		return fmt.Errorf("flattening %s: %w (the clone stays usable; apply again to finish)", spec(pool, image), ctx.Err())
+	// The flatten is waited for whatever happens: closing the image under
+	// it makes librbd abort the process.
+	if aio, aioErr := rbdaio.Of(img); aioErr == nil {
+		err = aio.Flatten(ctx)
+	} else {
+		e.warnNoAsyncIO(ctx, aioErr)
+		err = img.Flatten() // cannot be stopped: waited for to its end
 	}
-	if err != nil {
-		return &cephconn.Error{What: "flattening " + spec(pool, image), Err: err}
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("flattening %s: %w: the flatten was stopped (the clone stays usable, and what it copied stays; apply again to finish)", spec(pool, image), ctx.Err())
 	}
-	return nil
+	return &cephconn.Error{What: "flattening " + spec(pool, image), Err: err}
 }
 
 // RemoveClone removes a clone of backup id; an image that is not one is

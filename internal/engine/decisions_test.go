@@ -5,28 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ceph/go-ceph/rbd"
-
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/rbddiff"
 )
-
-// A snapshot listing that fails must fail the restore plan: taken as id 0,
-// it would make the shared snapshot look newer and pick the reverse diff.
-func TestPointSnapID(t *testing.T) {
-	listed := []rbd.SnapInfo{{Id: 4, Name: "older"}, {Id: 9, Name: "point"}}
-	list := func() ([]rbd.SnapInfo, error) { return listed, nil }
-	if id, err := pointSnapID(list, "point"); err != nil || id != 9 {
-		t.Errorf("pointSnapID(point) = %d, %v; want 9", id, err)
-	}
-	if id, err := pointSnapID(list, "gone"); err == nil || !strings.Contains(err.Error(), "gone") {
-		t.Errorf("pointSnapID(gone) = %d, %v; want an error naming the snapshot", id, err)
-	}
-	boom := errors.New("connection lost")
-	failing := func() ([]rbd.SnapInfo, error) { return nil, boom }
-	if id, err := pointSnapID(failing, "point"); !errors.Is(err, boom) {
-		t.Errorf("pointSnapID with a failing listing = %d, %v; want the listing's error", id, err)
-	}
-}
 
 func TestCheckDiffSequence(t *testing.T) {
 	full := func(to string) rbddiff.Header {

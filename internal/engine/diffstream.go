@@ -49,7 +49,7 @@ func (e *Engine) ExportDiff(ctx context.Context, req ExportRequest, w io.Writer)
 		}
 		hdr.FromSnap, hdr.HasFromSnap = from.Snapshot, true
 	}
-	point, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
+	point, pointSnap, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
 	if err != nil {
 		return ExportResult{}, err
 	}
@@ -93,7 +93,16 @@ func (e *Engine) ExportDiff(ctx context.Context, req ExportRequest, w io.Writer)
 					return res, err
 				}
 			}
+			if e.Transfer.AfterChunk != nil {
+				e.Transfer.AfterChunk()
+			}
 		}
+	}
+	// Checked before the end record, so that the stream of a point that
+	// went while it was read is never a complete one.
+	if err := e.confirmRead(ctx, req.BackupPool, req.Image, pointSnap); err != nil {
+		return res, fmt.Errorf("export of backup %s failed: %w. The stream written so far has no end record "+
+			"(cephbackup_diff_file keeps no partial file): export another restore point", req.BackupID, err)
 	}
 	if err := enc.Close(); err != nil {
 		return res, err

@@ -171,18 +171,38 @@ func (e *Engine) load(img *rbd.Image, name string, enc chain.Encryption) error {
 }
 
 // openRestorePoint opens the backup image of image at snapshot snap,
-// read-only, for its data: decrypted when it is encrypted at rest.
-func (e *Engine) openRestorePoint(ctx context.Context, backupPool, image, snap string) (*rbd.Image, error) {
+// read-only, for its data: decrypted when it is encrypted at rest. The
+// snapshot is found by name and opened by id, and returned: confirmRead
+// then tells whether it outlived the reads.
+func (e *Engine) openRestorePoint(ctx context.Context, backupPool, image, snap string) (*rbd.Image, rbd.SnapInfo, error) {
 	name := chain.BackupImageName(image)
-	img, err := openImage(ctx, e.BackupCluster, backupPool, name, snap, true)
+	img, err := openImage(ctx, e.BackupCluster, backupPool, name, "", true)
 	if err != nil {
-		return nil, err
+		return nil, rbd.SnapInfo{}, err
+	}
+	at, err := openAt(img, snap)
+	if err != nil {
+		closeImage(img)
+		return nil, rbd.SnapInfo{}, &cephconn.Error{What: fmt.Sprintf("snapshot %s@%s on %s", spec(backupPool, name), snap, e.BackupCluster.Name()), Err: err}
 	}
 	if err := e.loadEncryption(img, spec(backupPool, name)); err != nil {
 		closeImage(img)
-		return nil, err
+		return nil, rbd.SnapInfo{}, err
 	}
-	return img, nil
+	return img, at, nil
+}
+
+// openAt sets img, opened at its head, to snapshot snap by its id.
+func openAt(img *rbd.Image, snap string) (rbd.SnapInfo, error) {
+	snaps, err := snapshots(img)
+	if err != nil {
+		return rbd.SnapInfo{}, err
+	}
+	at, ok := snaps[snap]
+	if !ok {
+		return rbd.SnapInfo{}, rbd.ErrNotFound
+	}
+	return at, img.SetSnapByID(at.Id)
 }
 
 // formatRoom is the raw size a backup image gets before it is formatted:

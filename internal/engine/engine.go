@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -13,19 +14,40 @@ import (
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/cephconn"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/chain"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/rbdaio"
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/transfer"
 )
 
-// Logger receives progress and decisions; the provider routes it to tflog.
+// Logger receives progress and decisions, and warnings about how the
+// provider was built; the provider routes it to tflog.
 type Logger interface {
 	Info(ctx context.Context, msg string, fields map[string]any)
 	Debug(ctx context.Context, msg string, fields map[string]any)
+	Warn(ctx context.Context, msg string, fields map[string]any)
 }
 
 type discardLogger struct{}
 
 func (discardLogger) Info(context.Context, string, map[string]any)  {}
 func (discardLogger) Debug(context.Context, string, map[string]any) {}
+func (discardLogger) Warn(context.Context, string, map[string]any)  {}
+
+// noAsyncIOWarning is logged once per process: every copy of the process
+// falls back alike.
+var noAsyncIOWarning = new(sync.Once)
+
+// warnNoAsyncIO says, once per process, that the go-ceph built in keeps its
+// librbd handle out of rbdaio's reach (why), so copies between images use
+// synchronous I/O and flattens cannot be stopped.
+func (e *Engine) warnNoAsyncIO(ctx context.Context, why error) {
+	noAsyncIOWarning.Do(func() {
+		e.log().Warn(ctx, "the go-ceph this provider was built with keeps its librbd image handle where the provider does not find it: "+
+			"copies between images use synchronous I/O (as exact, slower on small extents), and a flatten that has started runs to its end "+
+			"whatever the timeout. Build the provider with the go-ceph release its go.mod pins, or report this go-ceph version", map[string]any{
+			"go_ceph_version": rbdaio.GoCephVersion(), "error": why.Error(),
+		})
+	})
+}
 
 // Engine works on a source cluster (where volumes live, and where restores
 // go) and a backup cluster (which may be the same connection).

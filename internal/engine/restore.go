@@ -115,7 +115,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	point, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
+	point, pointSnap, err := e.openRestorePoint(ctx, req.BackupPool, req.Image, rec.Snapshot)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -141,27 +141,40 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (RestoreResult
 		return RestoreResult{}, err
 	}
 
-	plan, base, err := e.restorePlan(ctx, req, rec, point, target, created)
+	plan, base, err := e.restorePlan(ctx, req, rec, point, pointSnap, target, created)
 	if err != nil {
 		return RestoreResult{}, err
 	}
 	stats, err := e.run(ctx, point, target, plan, "restore", rec.Snapshot)
 	if err != nil {
-		return RestoreResult{}, err
+		return RestoreResult{}, e.confirmRestoreRead(ctx, req, pointSnap, err)
 	}
 	if err := target.Flush(); err != nil {
 		return RestoreResult{}, &cephconn.Error{What: "flushing " + spec(req.TargetPool, req.TargetImage), Err: err}
 	}
 	res := RestoreResult{Record: rec, RestoredBytes: stats.WrittenBytes, BaseSnapshot: base, CreatedTarget: created}
 	if req.Verify {
-		if res.SHA256, err = e.verifyCopy(ctx, point, target, rec.Size, rec.SHA256); err != nil {
-			return res, err
-		}
+		res.SHA256, err = e.verifyCopy(ctx, point, target, rec.Size, rec.SHA256)
+	}
+	if err := e.confirmRestoreRead(ctx, req, pointSnap, err); err != nil {
+		return res, err
 	}
 	if err := target.RemoveMetadata(restoringKey); err != nil && !IsNotFound(err) {
 		return res, &cephconn.Error{What: "the restore marker of " + spec(req.TargetPool, req.TargetImage), Err: err}
 	}
 	return res, nil
+}
+
+// confirmRestoreRead is err, unless the restore point went while it was
+// read (see confirmRead): then what the target holds is neither its old
+// content nor the restore point, and it keeps its interrupted-restore mark.
+func (e *Engine) confirmRestoreRead(ctx context.Context, req RestoreRequest, point rbd.SnapInfo, err error) error {
+	if gone := e.confirmRead(ctx, req.BackupPool, req.Image, point); gone != nil {
+		return fmt.Errorf("restore of backup %s into %s failed: %w. The target holds neither its old content nor that restore point, "+
+			"and stays marked as an interrupted restore (its %s metadata): restore another restore point into it "+
+			"(the cephbackup_restore_points data source lists them)", req.BackupID, spec(req.TargetPool, req.TargetImage), gone, restoringKey)
+	}
+	return err
 }
 
 // restorePoint is the record of the restore point req names, checked to be
@@ -350,7 +363,7 @@ func (e *Engine) claimTarget(ctx context.Context, target *rbd.Image, name string
 // snapshot except for what changed on either side since; those extents are
 // all that is sent. Otherwise the whole restore point is copied and every
 // allocated extent of the target is rewritten or zeroed.
-func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point, target *rbd.Image, created bool) (transfer.Plan, string, error) {
+func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.Record, point *rbd.Image, pointSnap rbd.SnapInfo, target *rbd.Image, created bool) (transfer.Plan, string, error) {
 	size := rec.Size
 	if created {
 		data, zero, err := transfer.Changes(point, "", size, false)
@@ -369,19 +382,15 @@ func (e *Engine) restorePlan(ctx context.Context, req RestoreRequest, rec chain.
 		return transfer.NewPlan(data, zero, dirty, size, true), "", err
 	}
 
-	pointID, err := pointSnapID(point.GetSnapshotNames, rec.Snapshot)
-	if err != nil {
-		return transfer.Plan{}, "", err
-	}
 	var data, zero extent.Set
-	if base.Id <= pointID {
+	if base.Id <= pointSnap.Id {
 		// The restore point is newer than the shared snapshot: a forward diff.
 		data, zero, err = transfer.Changes(point, base.Name, size, true)
 	} else {
 		// Older: diff the other way round; which side holds data is not known
 		// from that, so every changed extent is read from the restore point.
 		var newer *rbd.Image
-		newer, err = e.openRestorePoint(ctx, req.BackupPool, req.Image, base.Name)
+		newer, _, err = e.openRestorePoint(ctx, req.BackupPool, req.Image, base.Name)
 		if err == nil {
 			var d, z extent.Set
 			d, z, err = transfer.Changes(newer, rec.Snapshot, base.Size, true)
@@ -436,23 +445,6 @@ func (e *Engine) sharedSnapshot(ctx context.Context, req RestoreRequest, rec cha
 		}
 	}
 	return best, nil
-}
-
-// pointSnapID is the id of snapshot name among those list returns (the
-// restore point's own, on the backup image). A failure to list is returned,
-// never taken as id 0: that would make every shared snapshot look newer than
-// the restore point and send a reverse diff.
-func pointSnapID(list func() ([]rbd.SnapInfo, error), name string) (uint64, error) {
-	snaps, err := list()
-	if err != nil {
-		return 0, fmt.Errorf("listing the snapshots of the restore point's image: %w", err)
-	}
-	for _, s := range snaps {
-		if s.Name == name {
-			return s.Id, nil
-		}
-	}
-	return 0, fmt.Errorf("the snapshot %s of the restore point is missing from its backup image", name)
 }
 
 // RemoveRestoredImage deletes pool/image on the source cluster if a restore

@@ -165,7 +165,7 @@ func (e *Engine) VerifyBackup(ctx context.Context, backupPool, image, id string)
 	if err != nil {
 		return Verification{}, err
 	}
-	dst, err := e.openRestorePoint(ctx, backupPool, image, rec.Snapshot)
+	dst, dstSnap, err := e.openRestorePoint(ctx, backupPool, image, rec.Snapshot)
 	if err != nil {
 		return Verification{}, err
 	}
@@ -181,6 +181,10 @@ func (e *Engine) VerifyBackup(ctx context.Context, backupPool, image, id string)
 		v.NotCompared = why
 		e.log().Info(ctx, "verifying a restore point without its source snapshot", map[string]any{"id": id, "reason": why})
 		sum, err = e.checksum(ctx, dst, rec.Size)
+	}
+	if gone := e.confirmRead(ctx, backupPool, image, dstSnap); gone != nil {
+		return v, fmt.Errorf("verification of backup %s failed: %w. Nothing was recorded. If that backup was deleted on purpose, "+
+			"remove its resource from the configuration (or `terraform state rm` it)", id, gone)
 	}
 	if err != nil {
 		return v, err

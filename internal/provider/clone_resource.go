@@ -72,6 +72,8 @@ func (r *cloneResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"target_image":     requiredName("Name of the clone; it must not exist: a clone never overwrites an image."),
 			"flatten": optionalBool("Copy what the clone still reads from the restore point into it, so that it stands alone and the restore point can be deleted. " +
 				"Set it on an existing clone to flatten it in place, while clients keep using it; the apply takes as long as copying the data not yet written. " +
+				"A flatten stopped by the `create`/`update` timeout keeps what it copied, and the next apply finishes it; while a client (a VM) holds the clone's " +
+				"exclusive lock, librbd runs the flatten in that client, and the apply waits for it to end, timeout or not. " +
 				"Setting it back to `false` changes nothing."),
 			"flattened":           schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the clone stands alone (flattened, here or outside Terraform)."},
 			"snapshot":            computedString("The restore point's snapshot on the backup image: the clone's parent."),

@@ -279,3 +279,7 @@ func (tflogger) Info(ctx context.Context, msg string, fields map[string]any) {
 func (tflogger) Debug(ctx context.Context, msg string, fields map[string]any) {
 	tflog.Debug(ctx, msg, fields)
 }
+
+func (tflogger) Warn(ctx context.Context, msg string, fields map[string]any) {
+	tflog.Warn(ctx, msg, fields)
+}

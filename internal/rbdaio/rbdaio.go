@@ -52,6 +52,20 @@ static int rbdaio_start(rbd_image_t img, int kind, uint64_t off, size_t len, cha
 	return 0;
 }
 
+// rbdaio_stop_when_cancelled is a flatten's progress callback: a non-zero
+// return makes librbd stop the flatten.
+static int rbdaio_stop_when_cancelled(uint64_t done, uint64_t total, void *cancelled) {
+	return __atomic_load_n((int *)cancelled, __ATOMIC_ACQUIRE) ? -ECANCELED : 0;
+}
+
+static int rbdaio_flatten(rbd_image_t img, int *cancelled) {
+	return rbd_flatten_with_progress(img, rbdaio_stop_when_cancelled, cancelled);
+}
+
+static void rbdaio_cancel(int *cancelled) {
+	__atomic_store_n(cancelled, 1, __ATOMIC_RELEASE);
+}
+
 static ssize_t rbdaio_wait(rbd_completion_t c) {
 	rbd_aio_wait_for_complete(c);
 	ssize_t r = rbd_aio_get_return_value(c);
@@ -62,10 +76,13 @@ static ssize_t rbdaio_wait(rbd_completion_t c) {
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
+	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -75,6 +92,45 @@ import (
 // ErrUnsupported means the go-ceph in use does not keep its librbd handle
 // where this package looks for it (a go-ceph other than the pinned one).
 var ErrUnsupported = errors.New("rbdaio: cannot find the librbd handle of a go-ceph image")
+
+// handleField names the field of rbd.Image that holds the librbd handle in
+// the pinned go-ceph.
+var handleField atomic.Pointer[string]
+
+func init() {
+	name := "image"
+	handleField.Store(&name)
+}
+
+// LookUpHandleIn makes Of look for the handle in the rbd.Image field named
+// field, until undo is called: a test names a field that does not exist to
+// take the path of a go-ceph release that moved the handle.
+func LookUpHandleIn(field string) (undo func()) {
+	old := handleField.Swap(&field)
+	return func() { handleField.Store(old) }
+}
+
+// GoCephVersion is the version of go-ceph built into the running binary, as
+// its build information records it (test binaries record none).
+func GoCephVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return goCephVersionIn(bi)
+}
+
+func goCephVersionIn(bi *debug.BuildInfo) string {
+	if bi != nil {
+		for _, d := range bi.Deps {
+			switch {
+			case d.Path != "github.com/ceph/go-ceph":
+			case d.Replace != nil:
+				return d.Version + " (replaced by " + d.Replace.Path + " " + d.Replace.Version + ")"
+			default:
+				return d.Version
+			}
+		}
+	}
+	return "(version not recorded in the binary)"
+}
 
 // Image issues asynchronous I/O on an image opened by go-ceph. The go-ceph
 // image must stay open until every Op started on it has been waited for.
@@ -89,20 +145,47 @@ type Image struct {
 // C.rbd_image_t (a void pointer); it is read through reflection, checked
 // for its kind, and a nil handle (a closed image) is refused. The go-ceph
 // version is pinned in go.mod, and TestAccOfFindsTheHandle fails if a new one
-// moves the field.
+// moves the field; a binary built with such a go-ceph gets ErrUnsupported,
+// naming its go-ceph version, and its callers fall back to synchronous I/O.
 func Of(img *rbd.Image) (*Image, error) {
 	if img == nil {
 		return nil, ErrUnsupported
 	}
-	field := reflect.ValueOf(img).Elem().FieldByName("image")
+	name := *handleField.Load()
+	field := reflect.ValueOf(img).Elem().FieldByName(name)
 	if !field.IsValid() || field.Kind() != reflect.UnsafePointer {
-		return nil, ErrUnsupported
+		return nil, fmt.Errorf("%w: go-ceph %s has no field %s of the expected kind in rbd.Image", ErrUnsupported, GoCephVersion(), name)
 	}
 	handle := *(*unsafe.Pointer)(unsafe.Pointer(field.UnsafeAddr()))
 	if handle == nil {
 		return nil, fmt.Errorf("rbdaio: image %s is closed", img.GetName())
 	}
 	return &Image{handle: C.rbd_image_t(handle), owner: img}, nil
+}
+
+// Flatten flattens the image, a clone, and returns once librbd's flatten
+// has stopped. When ctx is done first, librbd is asked to stop at its next
+// progress report, and that is waited for: what was copied stays, and a
+// later flatten finishes the job. A flatten that librbd forwards to another
+// client holding the image's exclusive lock runs there to its end, and is
+// waited for to its end.
+func (i *Image) Flatten(ctx context.Context) error {
+	cancelled := (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))
+	defer C.free(unsafe.Pointer(cancelled))
+	done := make(chan C.int, 1)
+	go func() { done <- C.rbdaio_flatten(i.handle, cancelled) }()
+	var r C.int
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		C.rbdaio_cancel(cancelled)
+		r = <-done
+	}
+	runtime.KeepAlive(i.owner)
+	if r < 0 {
+		return syscall.Errno(-r)
+	}
+	return nil
 }
 
 // Op is an operation in flight. Wait must be called exactly once.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"sync/atomic"
 
-	"github.com/ceph/go-ceph/rbd"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/rbdaio"
@@ -48,17 +47,7 @@ func (t targetOp) wait() error {
 // Buffers are C memory, freed only once every operation on them has been
 // waited for, failed ones included: librbd may fill a buffer until its read
 // completes.
-func copyAsync(ctx context.Context, cancel context.CancelCauseFunc, src, dst *rbd.Image, plan Plan, opts Options, stats *Stats, done func(uint64)) {
-	from, err := rbdaio.Of(src)
-	if err != nil {
-		cancel(err)
-		return
-	}
-	to, err := rbdaio.Of(dst)
-	if err != nil {
-		cancel(err)
-		return
-	}
+func copyAsync(ctx context.Context, cancel context.CancelCauseFunc, from, to *rbdaio.Image, plan Plan, opts Options, stats *Stats, done func(uint64)) {
 	slots := semaphore.NewWeighted(int64(opts.Parallelism))
 	budget := semaphore.NewWeighted(int64(max(opts.MaxInFlight, opts.chunkSize())))
 	reads := make(chan *flight, opts.Parallelism)
@@ -105,6 +94,7 @@ func copyAsync(ctx context.Context, cancel context.CancelCauseFunc, src, dst *rb
 				continue
 			}
 			done(f.Len)
+			opts.afterChunk()
 		}
 	}()
 

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -61,16 +62,24 @@ func Checksum(ctx context.Context, src io.ReaderAt, size uint64, mayHaveData ext
 		}
 	}()
 
+	// Every piece is waited for, after a failure too: the caller closes src
+	// next, and librbd must not be reading it then.
 	h := sha256.New()
+	var err error
 	for p := range pieces {
 		<-p.done
-		if p.err != nil {
-			return "", p.err
+		if err != nil {
+			continue
+		}
+		if err = p.err; err != nil {
+			cancel() // no more reads start
+			continue
 		}
 		h.Write(p.buf)
 		free <- p.buf[:cap(p.buf)]
+		opts.afterChunk()
 	}
-	if err := ctx.Err(); err != nil {
+	if err = cmp.Or(err, ctx.Err()); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

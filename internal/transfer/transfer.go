@@ -17,6 +17,7 @@ import (
 	"github.com/ceph/go-ceph/rbd"
 
 	"github.com/cephbackup/terraform-provider-cephbackup/internal/extent"
+	"github.com/cephbackup/terraform-provider-cephbackup/internal/rbdaio"
 )
 
 // Sink receives the data. Implementations must accept concurrent calls for
@@ -68,6 +69,10 @@ type Options struct {
 	ObjectSize    uint64 // chunks never cross an object boundary
 	ProgressEvery time.Duration
 	Progress      func(Progress)
+	// AfterChunk, when set, runs after each chunk is done (copied, or read
+	// and hashed by Checksum), on the goroutine that counts it done, which
+	// waits for it: a seam for tests to act between a run's chunks.
+	AfterChunk func()
 }
 
 // Progress is reported at every tenth of the work and every ProgressEvery
@@ -108,6 +113,10 @@ type Stats struct {
 	WrittenBytes uint64 // data written to the sink
 	ZeroedBytes  uint64 // zeroed on the sink
 	Duration     time.Duration
+	// NoAsyncIO, when set, says why a copy between two images used
+	// synchronous workers instead of librbd's asynchronous I/O: as exact,
+	// slower on small extents.
+	NoAsyncIO error
 }
 
 func (o Options) withDefaults() Options {
@@ -136,7 +145,9 @@ type job struct {
 //
 // Between two RBD images (an *rbd.Image source and an ImageSink) it uses
 // librbd's asynchronous I/O (copyAsync); anything else is copied by
-// workers making synchronous calls.
+// workers making synchronous calls, and so are two images whose librbd
+// handles a go-ceph release keeps out of rbdaio's reach (Stats.NoAsyncIO
+// says so).
 func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options) (Stats, error) {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -146,9 +157,22 @@ func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options
 	var stats Stats
 	srcImage, srcIsImage := src.(*rbd.Image)
 	dstImage, dstIsImage := dst.(ImageSink)
+	var from, to *rbdaio.Image
+	var err error
 	if srcIsImage && dstIsImage {
-		copyAsync(ctx, cancel, srcImage, dstImage.Image, plan, opts, &stats, p.add)
-	} else {
+		if from, err = rbdaio.Of(srcImage); err == nil {
+			to, err = rbdaio.Of(dstImage.Image)
+		}
+	}
+	switch {
+	case from != nil && to != nil:
+		copyAsync(ctx, cancel, from, to, plan, opts, &stats, p.add)
+	case errors.Is(err, rbdaio.ErrUnsupported):
+		stats.NoAsyncIO = err
+		copySync(ctx, cancel, src, dst, plan, opts, &stats, p.add)
+	case err != nil:
+		cancel(err)
+	default:
 		copySync(ctx, cancel, src, dst, plan, opts, &stats, p.add)
 	}
 	stats.Duration = p.stop()
@@ -157,6 +181,12 @@ func Run(ctx context.Context, src io.ReaderAt, dst Sink, plan Plan, opts Options
 	}
 	p.final()
 	return stats, nil
+}
+
+func (o Options) afterChunk() {
+	if o.AfterChunk != nil {
+		o.AfterChunk()
+	}
 }
 
 // chunkSize is the largest I/O: an object, at most DefaultChunkSize.
@@ -215,6 +245,7 @@ func copySync(ctx context.Context, cancel context.CancelCauseFunc, src io.Reader
 					return
 				}
 				done(j.Len)
+				opts.afterChunk()
 			}
 		}()
 	}
