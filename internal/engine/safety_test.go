@@ -226,18 +226,9 @@ func TestAccRestore_refusesATargetInUse(t *testing.T) {
 		removeImage(t, src, "rbd/"+target)
 		src.WriteRandom(t, "rbd", target, 0, 1*mib, 7)
 		before := src.ExportSHA256(t, "rbd/"+target)
-		opener := cephconn.NewClient("opener", src.AdminConfig())
-		t.Cleanup(opener.Close)
-		ioctx, err := opener.IOContext(ctx, "rbd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		open, err := rbd.OpenImage(ioctx, target, rbd.NoSnapshot)
-		if err != nil {
-			t.Fatal(err)
-		}
+		closeIt := openIdle(t, src, target)
 		refused(t, restore(target))
-		_ = open.Close()
+		closeIt()
 		if after := src.ExportSHA256(t, "rbd/"+target); !testcluster.Same(after, before) {
 			t.Fatalf("the refused restore changed the target: sha256 %s, was %s", after, before)
 		}
@@ -256,6 +247,23 @@ func TestAccRestore_refusesATargetInUse(t *testing.T) {
 		waitForWatcher(t, src, "rbd/"+target)
 		refused(t, restore(target))
 	})
+}
+
+// openIdle opens rbd/image as another client that does nothing with it (a
+// watcher holding no lock), and returns the close.
+func openIdle(t *testing.T, c *testcluster.Cluster, image string) (closeIt func()) {
+	t.Helper()
+	opener := cephconn.NewClient("opener", c.AdminConfig())
+	t.Cleanup(opener.Close)
+	ioctx, err := opener.IOContext(context.Background(), "rbd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := rbd.OpenImage(ioctx, image, rbd.NoSnapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() { _ = open.Close() }
 }
 
 func waitForWatcher(t *testing.T, c *testcluster.Cluster, spec string) {
@@ -401,20 +409,11 @@ func TestAccRestore_retriedForcedRestoreAfterRefusalIsExact(t *testing.T) {
 	before := src.ExportSHA256(t, "rbd/"+target)
 	metaBefore := src.RBD(t, "image-meta", "list", "--format", "json", "rbd/"+target)
 
-	opener := cephconn.NewClient("opener", src.AdminConfig())
-	t.Cleanup(opener.Close)
-	ioctx, err := opener.IOContext(ctx, "rbd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	open, err := rbd.OpenImage(ioctx, target, rbd.NoSnapshot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeIt := openIdle(t, src, target)
 	if _, err := restore(); err == nil || !strings.Contains(err.Error(), "in use by client.") {
 		t.Fatalf("forced restore into an image in use: got %v, want a refusal naming the client", err)
 	}
-	_ = open.Close()
+	closeIt()
 	if after := src.ExportSHA256(t, "rbd/"+target); !testcluster.Same(after, before) {
 		t.Fatalf("the refused restore changed the target's data: sha256 %s, was %s", after, before)
 	}
