@@ -101,6 +101,11 @@ func points(img *rbd.Image) (chain.Points, error) {
 	for n := range snaps {
 		names[n] = true
 		is, err := img.GetSnapshot(n).IsProtected()
+		if IsNotFound(err) {
+			// Removed since the listing, or not a user snapshot (one in the
+			// trash namespace, named by a uuid): protected it is not.
+			continue
+		}
 		if err != nil {
 			return chain.Points{}, &cephconn.Error{What: "the protection of snapshot " + img.GetName() + "@" + n, Err: err}
 		}
