@@ -41,10 +41,7 @@ func TestAccBackup_cleanupKeepsWhatForgedRecordsName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = dst.RBDErr("snap", "purge", "--no-progress", backupImage)
-		_, _ = dst.RBDErr("rm", "--no-progress", backupImage)
-	})
+	removeImage(t, dst, backupImage)
 	fullSum := dst.ExportSHA256(t, backupImage+"@"+full.Snapshot)
 	src.Snap(t, "rbd", v.image, "user-snap")
 	dst.Snap(t, "backups", chain.BackupImageName(v.image), "user-snap")
@@ -210,10 +207,7 @@ func TestAccIncremental_forgedRecordIsNoBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = dst.RBDErr("snap", "purge", "--no-progress", backupImage)
-		_, _ = dst.RBDErr("rm", "--no-progress", backupImage)
-	})
+	removeImage(t, dst, backupImage)
 	v.write(t, 1<<20, 1<<20, 2) // between the full and user-snap
 	src.Snap(t, "rbd", v.image, "user-snap")
 	dst.Snap(t, "backups", chain.BackupImageName(v.image), "user-snap")
