@@ -67,7 +67,9 @@ func newWorkspace(t *testing.T) *workspace {
 	if err := os.WriteFile(rc, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &workspace{t: t, dir: dir, terraform: os.Getenv("TF_ACC_TERRAFORM_PATH"), env: append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_LOG=INFO")}
+	return &workspace{t: t, dir: dir, terraform: os.Getenv("TF_ACC_TERRAFORM_PATH"), env: append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_LOG=INFO",
+		// The provider's raw stderr (a librbd assertion) is logged at DEBUG.
+		"TF_LOG_PROVIDER=DEBUG")}
 }
 
 func (w *workspace) write(config string) {
@@ -181,10 +183,27 @@ func (w *workspace) snapshot(address string) string {
 	return ""
 }
 
+// pluginCrash matches what a dying provider leaves in terraform's log: a Go
+// panic, a librbd assertion (raw stderr, logged at the provider's DEBUG
+// level) or the exit status go-plugin reports.
+var pluginCrash = regexp.MustCompile(`panic:|ceph_assert|[Aa]ssert(ion)? failed|terminate called|SIGSEGV|SIGABRT|plugin process exited|Stack trace from`)
+
+// tail returns the last lines of s, preceded by any earlier lines of a
+// plugin crash, which a failed run's last lines alone would hide.
 func tail(s string, lines int) string {
 	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(parts) > lines {
-		parts = parts[len(parts)-lines:]
+	if len(parts) <= lines {
+		return strings.Join(parts, "\n")
+	}
+	var crash []string
+	for _, l := range parts[:len(parts)-lines] {
+		if pluginCrash.MatchString(l) {
+			crash = append(crash, l)
+		}
+	}
+	parts = parts[len(parts)-lines:]
+	if len(crash) > 0 {
+		parts = append(append(append([]string{"[lines of a plugin crash from earlier in the output]"}, crash...), "[...]"), parts...)
 	}
 	return strings.Join(parts, "\n")
 }
